@@ -1,0 +1,11 @@
+//! ssfpack: package any video into Microsoft Smooth Streaming.
+//!
+//! Modules, with imports flowing one way (`cli → pipeline / origin → media → format`):
+//! - [`format`]: PIFF boxes, fragment writer/reader, `.ism`/`.ismc` manifests, `check`, `dump`.
+//!   No FFmpeg, no network.
+//! - `media`: the FFmpeg boundary (decode, scale, encode); the only module with `unsafe`.
+//! - `pipeline`: the main job: one decode, a parallel ladder, aligned fragments, atomic output.
+//! - `origin`: `ssfpack serve`, the IIS-compatible origin and player pages.
+//! - `cli`: argument parsing and the commands; `main.rs` only calls it.
+
+pub mod format;
