@@ -5,12 +5,10 @@
 pub mod aac;
 pub mod avc;
 pub mod boxes;
-
 pub mod error;
 pub mod fragmenter;
-
-
-
+pub mod manifest;
+pub mod presentation;
 pub mod writer;
 
 pub use error::FormatError;

@@ -1,0 +1,189 @@
+//! The server manifest (`.ism`): SMIL 2.0 naming the client manifest and one media file per track.
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::error::{FormatError, Result};
+use crate::format::TrackKind;
+
+const SMIL_NS: &str = "http://www.w3.org/2001/SMIL20/Language";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerManifest {
+    /// `clientManifestRelativePath`, e.g. `NAME.ismc`.
+    pub client_manifest: String,
+    pub tracks: Vec<ServerTrack>,
+}
+
+/// One `<video>` or `<audio>` entry of the `<switch>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTrack {
+    pub kind: TrackKind,
+    /// Media file, relative to the `.ism`.
+    pub src: String,
+    /// Must equal the client manifest's `Bitrate` (what `QualityLevels(B)` is matched against).
+    pub system_bitrate: u32,
+    pub track_id: u32,
+    /// The `StreamIndex` name (`video`, `audio`…).
+    pub track_name: String,
+}
+
+impl ServerManifest {
+    pub fn to_xml(&self) -> Result<String> {
+        let param = |name: &str, value: String| WireParam {
+            name: name.into(),
+            value,
+            valuetype: Some("data".into()),
+        };
+        let entry = |t: &ServerTrack| WireMediaRef {
+            src: t.src.clone(),
+            system_bitrate: t.system_bitrate,
+            params: vec![param("trackID", t.track_id.to_string()), param("trackName", t.track_name.clone())],
+        };
+        let pick = |k: TrackKind| self.tracks.iter().filter(|t| t.kind == k).map(entry).collect();
+        let wire = WireSmil {
+            xmlns: Some(SMIL_NS.into()),
+            head: WireHead {
+                meta: vec![WireMeta {
+                    name: "clientManifestRelativePath".into(),
+                    content: self.client_manifest.clone(),
+                }],
+            },
+            body: WireBody {
+                switch: WireSwitch {
+                    video: pick(TrackKind::Video),
+                    audio: pick(TrackKind::Audio),
+                },
+            },
+        };
+        super::to_xml("smil", &wire)
+    }
+
+    pub fn from_xml(xml: &str, context: &str) -> Result<Self> {
+        let wire: WireSmil = super::from_xml(xml, context)?;
+        let client_manifest = wire
+            .head
+            .meta
+            .iter()
+            .find(|m| m.name == "clientManifestRelativePath")
+            .map(|m| m.content.clone())
+            .ok_or_else(|| FormatError::invalid(context, "no clientManifestRelativePath meta"))?;
+        let mut tracks = Vec::new();
+        for (kind, list) in [(TrackKind::Video, &wire.body.switch.video), (TrackKind::Audio, &wire.body.switch.audio)] {
+            for (i, m) in list.iter().enumerate() {
+                let param = |n: &str| m.params.iter().find(|p| p.name == n).map(|p| p.value.clone());
+                let track_id = param("trackID")
+                    .ok_or_else(|| FormatError::invalid(context, format!("<{}> #{i} has no trackID", kind.name())))?
+                    .trim()
+                    .parse()
+                    .map_err(|_| FormatError::invalid(context, format!("<{}> #{i}: trackID is not a number", kind.name())))?;
+                tracks.push(ServerTrack {
+                    kind,
+                    src: m.src.clone(),
+                    system_bitrate: m.system_bitrate,
+                    track_id,
+                    track_name: param("trackName").unwrap_or_else(|| kind.name().to_string()),
+                });
+            }
+        }
+        Ok(ServerManifest { client_manifest, tracks })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireSmil {
+    #[serde(rename = "@xmlns", default, skip_serializing_if = "Option::is_none")]
+    xmlns: Option<String>,
+    head: WireHead,
+    body: WireBody,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireHead {
+    #[serde(default)]
+    meta: Vec<WireMeta>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireMeta {
+    #[serde(rename = "@name")]
+    name: String,
+    #[serde(rename = "@content")]
+    content: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireBody {
+    switch: WireSwitch,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireSwitch {
+    #[serde(default)]
+    video: Vec<WireMediaRef>,
+    #[serde(default)]
+    audio: Vec<WireMediaRef>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireMediaRef {
+    #[serde(rename = "@src")]
+    src: String,
+    #[serde(rename = "@systemBitrate")]
+    system_bitrate: u32,
+    #[serde(rename = "param", default)]
+    params: Vec<WireParam>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireParam {
+    #[serde(rename = "@name")]
+    name: String,
+    #[serde(rename = "@value")]
+    value: String,
+    #[serde(rename = "@valuetype", default, skip_serializing_if = "Option::is_none")]
+    valuetype: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let m = ServerManifest {
+            client_manifest: "x.ismc".into(),
+            tracks: vec![
+                ServerTrack {
+                    kind: TrackKind::Video,
+                    src: "x_800k.ismv".into(),
+                    system_bitrate: 800_000,
+                    track_id: 1,
+                    track_name: "video".into(),
+                },
+                ServerTrack {
+                    kind: TrackKind::Audio,
+                    src: "x_audio.isma".into(),
+                    system_bitrate: 128_000,
+                    track_id: 1,
+                    track_name: "audio".into(),
+                },
+            ],
+        };
+        let xml = m.to_xml().unwrap();
+        assert!(xml.contains(r#"<meta name="clientManifestRelativePath" content="x.ismc"/>"#), "{xml}");
+        assert!(xml.contains(r#"<param name="trackID" value="1" valuetype="data"/>"#), "{xml}");
+        assert_eq!(ServerManifest::from_xml(&xml, "t").unwrap(), m);
+    }
+
+    #[test]
+    fn interleaved_audio_and_video_parse() {
+        let xml = r#"<?xml version="1.0"?><smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head>
+          <meta name="clientManifestRelativePath" content="a.ismc"/></head><body><switch>
+          <audio src="a.isma" systemBitrate="1"><param name="trackID" value="2" valuetype="data"/></audio>
+          <video src="a.ismv" systemBitrate="2"><param name="trackID" value="1" valuetype="data"/></video>
+          </switch></body></smil>"#;
+        let m = ServerManifest::from_xml(xml, "t").unwrap();
+        assert_eq!(m.tracks.len(), 2);
+        assert!(ServerManifest::from_xml("<smil><head/><body><switch/></body></smil>", "t").is_err());
+    }
+}
