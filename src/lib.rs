@@ -8,4 +8,5 @@
 //! - `origin`: `ssfpack serve`, the IIS-compatible origin and player pages.
 //! - `cli`: argument parsing and the commands; `main.rs` only calls it.
 
+pub mod cli;
 pub mod format;

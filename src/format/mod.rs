@@ -5,10 +5,13 @@
 pub mod aac;
 pub mod avc;
 pub mod boxes;
+pub mod check;
+pub mod dump;
 pub mod error;
 pub mod fragmenter;
 pub mod manifest;
 pub mod presentation;
+pub mod reader;
 pub mod writer;
 
 pub use error::FormatError;
