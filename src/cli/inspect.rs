@@ -53,6 +53,9 @@ fn print_report(r: &Report) {
     for v in &r.violations {
         println!("  - {}: {}", v.location, v.message);
     }
+    for w in &r.warnings {
+        println!("  warning: {}: {}", w.location, w.message);
+    }
 }
 
 pub fn dump(args: DumpArgs) -> anyhow::Result<ExitCode> {

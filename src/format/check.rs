@@ -30,11 +30,20 @@ pub struct Report {
     pub rungs: usize,
     pub fragments_checked: usize,
     pub violations: Vec<Finding>,
+    /// Findings players tolerate; they do not fail the check.
+    pub warnings: Vec<Finding>,
 }
 
 impl Report {
     pub fn ok(&self) -> bool {
         self.violations.is_empty()
+    }
+
+    fn warning(&mut self, location: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Finding {
+            location: location.into(),
+            message: message.into(),
+        });
     }
 
     fn violation(&mut self, location: impl Into<String>, message: impl Into<String>) {
@@ -172,8 +181,9 @@ pub fn check_presplit(manifest_path: &Path) -> Report {
                 let rel = stream.fragment_url(q.bitrate, c.t);
                 let path = dir.join(&rel);
                 let parsed = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|bytes| {
-                    let tmp = tempfile_for(&bytes).map_err(|e| e.to_string())?;
-                    MediaFile::open(tmp.path()).map(|m| (m, bytes)).map_err(|e| e.to_string())
+                    let cursor = std::io::Cursor::new(bytes.as_slice());
+                    let m = MediaFile::parse(cursor, bytes.len() as u64, &path).map_err(|e| e.to_string())?;
+                    Ok((m, bytes))
                 });
                 match parsed {
                     Ok((m, bytes)) => match m.fragments.into_iter().next() {
@@ -183,7 +193,12 @@ pub fn check_presplit(manifest_path: &Path) -> Report {
                         }
                         None => r.violation(format!("{rel}"), "no moof in fragment file"),
                     },
-                    Err(e) => r.violation(format!("{loc}: {rel}"), format!("fragment missing or unreadable: {e}")),
+                    Err(e) => {
+                        let hint = first_fragment_on_disk(dir, &stream.fragment_url(q.bitrate, 0))
+                            .map(|f| format!("; the rung's first fragment on disk is {f}: the manifest's timeline (t on the first c?) does not match the fragments' times"))
+                            .unwrap_or_default();
+                        r.violation(format!("{loc}: {rel}"), format!("fragment missing or unreadable ({e}): players request this URL{hint}"))
+                    }
                 }
             }
             let refs: Vec<&FragmentRecord> = frags.iter().collect();
@@ -204,11 +219,21 @@ pub fn check_presplit(manifest_path: &Path) -> Report {
     r
 }
 
-fn tempfile_for(bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
-    use std::io::Write;
-    let mut f = tempfile::NamedTempFile::new()?;
-    f.write_all(bytes)?;
-    Ok(f)
+/// The pre-split fragment file with the smallest time in the folder a fragment URL points into.
+fn first_fragment_on_disk(dir: &Path, url_at_zero: &str) -> Option<String> {
+    let rel = Path::new(url_at_zero);
+    let folder = dir.join(rel.parent()?);
+    let prefix = rel.file_name()?.to_str()?.strip_suffix("0)")?.to_string();
+    std::fs::read_dir(&folder)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let t: u64 = name.strip_prefix(&prefix)?.strip_suffix(')')?.parse().ok()?;
+            Some((t, name))
+        })
+        .min()
+        .map(|(_, name)| name)
 }
 
 fn load_client(path: &Path, r: &mut Report) -> Option<ClientManifest> {
@@ -298,7 +323,7 @@ fn check_client(m: &ClientManifest, name: &str, r: &mut Report) {
         }
     }
     if !m.is_live && m.duration != end && end > 0 {
-        r.violation(name, format!("Duration {} differs from the end of the last chunk {}", m.duration, end));
+        r.warning(name, format!("Duration {} differs from the end of the last chunk {}", m.duration, end));
     }
 }
 

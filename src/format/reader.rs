@@ -94,7 +94,12 @@ impl MediaFile {
     pub fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| FormatError::io(path, e))?;
         let len = file.metadata().map_err(|e| FormatError::io(path, e))?.len();
-        let mut r = BufReader::with_capacity(64 * 1024, file);
+        Self::parse(BufReader::with_capacity(64 * 1024, file), len, path)
+    }
+
+    /// Parses from any seekable reader of `len` bytes (a file, or a fragment held in memory);
+    /// `path` names it in errors.
+    pub fn parse<R: Read + Seek>(mut r: R, len: u64, path: &Path) -> Result<Self> {
         let ctx = path.display().to_string();
         let mut out = MediaFile {
             path: path.to_path_buf(),
