@@ -20,7 +20,8 @@ fn ffmpeg(args: &[&str]) {
     assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-const LAVFI: [&str; 8] = ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=6", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=6"];
+const LAVFI: [&str; 8] =
+    ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=6", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=6"];
 
 fn check(path: &Path) -> (bool, String) {
     let out = ssfpack().arg("check").arg(path).output().unwrap();
@@ -50,7 +51,21 @@ fn ffmpeg_smoothstreaming_missing_first_t_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ss");
     let mut args = LAVFI.to_vec();
-    args.extend(["-c:v", "libx264", "-bf", "3", "-g", "50", "-c:a", "aac", "-f", "smoothstreaming", "-min_frag_duration", "2000000", out.to_str().unwrap()]);
+    args.extend([
+        "-c:v",
+        "libx264",
+        "-bf",
+        "3",
+        "-g",
+        "50",
+        "-c:a",
+        "aac",
+        "-f",
+        "smoothstreaming",
+        "-min_frag_duration",
+        "2000000",
+        out.to_str().unwrap(),
+    ]);
     ffmpeg(&args);
     let (ok, report) = check(&out);
     assert!(!ok, "{report}");
@@ -63,7 +78,13 @@ fn good(dir: &Path) {
     let outputs = vec![
         write_track(dir, "p_800k.ismv", video_track(800_000), grid, synthetic_video(125, 1)),
         write_track(dir, "p_400k.ismv", video_track(400_000), grid, synthetic_video(125, 2)),
-        write_track(dir, "p_audio.isma", audio_track(), CutRule::AudioGrid { duration: 20_000_000 }, synthetic_audio(235)),
+        write_track(
+            dir,
+            "p_audio.isma",
+            audio_track(),
+            CutRule::AudioGrid { duration: 20_000_000 },
+            synthetic_audio(235),
+        ),
     ];
     write_manifests(dir, "p", &outputs).unwrap();
 }
@@ -134,7 +155,13 @@ fn missing_codec_private_data_is_reported() {
 fn misaligned_rungs_are_reported() {
     corrupt(
         |d| {
-            write_track(d, "p_400k.ismv", video_track(400_000), CutRule::Grid { duration: 40_000_000 }, synthetic_video(125, 2));
+            write_track(
+                d,
+                "p_400k.ismv",
+                video_track(400_000),
+                CutRule::Grid { duration: 40_000_000 },
+                synthetic_video(125, 2),
+            );
         },
         "rungs not aligned",
     );
@@ -145,7 +172,8 @@ fn mismatched_bitrate_is_reported() {
     corrupt(
         |d| {
             let p = d.join("p.ism");
-            let x = std::fs::read_to_string(&p).unwrap().replace("systemBitrate=\"400000\"", "systemBitrate=\"400001\"");
+            let x =
+                std::fs::read_to_string(&p).unwrap().replace("systemBitrate=\"400000\"", "systemBitrate=\"400001\"");
             std::fs::write(&p, x).unwrap();
         },
         "matches no QualityLevel Bitrate",

@@ -16,7 +16,13 @@ fn write_synthetic(dir: &Path) -> Vec<ssfpack::format::presentation::TrackOutput
     let outputs = vec![
         write_track(dir, "syn_800k.ismv", video_track(800_000), grid, synthetic_video(125, 1)),
         write_track(dir, "syn_400k.ismv", video_track(400_000), grid, synthetic_video(125, 2)),
-        write_track(dir, "syn_audio.isma", audio_track(), CutRule::AudioGrid { duration: 20_000_000 }, synthetic_audio(235)),
+        write_track(
+            dir,
+            "syn_audio.isma",
+            audio_track(),
+            CutRule::AudioGrid { duration: 20_000_000 },
+            synthetic_audio(235),
+        ),
     ];
     write_manifests(dir, "syn", &outputs).unwrap();
     outputs
@@ -60,7 +66,8 @@ fn reader_reads_back_what_was_written() {
     }
     let ism = ServerManifest::from_xml(&std::fs::read_to_string(dir.path().join("syn.ism")).unwrap(), "ism").unwrap();
     assert_eq!(ism.tracks.len(), 3);
-    let ismc = ClientManifest::from_xml(&std::fs::read_to_string(dir.path().join("syn.ismc")).unwrap(), "ismc").unwrap();
+    let ismc =
+        ClientManifest::from_xml(&std::fs::read_to_string(dir.path().join("syn.ismc")).unwrap(), "ismc").unwrap();
     let video = ismc.stream("video").unwrap();
     assert_eq!(video.chunks.first().map(|c| c.t), Some(0));
     assert_eq!(video.quality_levels.len(), 2);
@@ -75,7 +82,13 @@ fn misaligned_rungs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let grid = CutRule::Grid { duration: 20_000_000 };
     let a = write_track(dir.path(), "a.ismv", video_track(800_000), grid, synthetic_video(125, 1));
-    let b = write_track(dir.path(), "b.ismv", video_track(400_000), CutRule::Grid { duration: 40_000_000 }, synthetic_video(125, 1));
+    let b = write_track(
+        dir.path(),
+        "b.ismv",
+        video_track(400_000),
+        CutRule::Grid { duration: 40_000_000 },
+        synthetic_video(125, 1),
+    );
     let err = write_manifests(dir.path(), "x", &[a, b]).unwrap_err().to_string();
     assert!(err.contains("not aligned"), "{err}");
 }

@@ -8,7 +8,6 @@ use clap::Args;
 
 use crate::format::check::{check_path, Report};
 
-
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// A presentation folder, a `.ism` file, or a pre-split `Manifest` file.
@@ -59,7 +58,8 @@ fn print_report(r: &Report) {
 }
 
 pub fn dump(args: DumpArgs) -> anyhow::Result<ExitCode> {
-    let text = crate::format::dump::dump_file(&args.file).with_context(|| format!("cannot dump {}", args.file.display()))?;
+    let text =
+        crate::format::dump::dump_file(&args.file).with_context(|| format!("cannot dump {}", args.file.display()))?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }

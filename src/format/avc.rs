@@ -47,8 +47,7 @@ impl AvcConfig {
         if extradata.first() == Some(&1) {
             return Self::from_avcc_record(extradata);
         }
-        let nals = h264::parse_annexb_nal_units(extradata)
-            .map_err(|e| FormatError::invalid("H.264 extradata", e))?;
+        let nals = h264::parse_annexb_nal_units(extradata).map_err(|e| FormatError::invalid("H.264 extradata", e))?;
         let find = |t| {
             nals.iter()
                 .find(|n| n.nal_unit_type == t)
@@ -64,10 +63,8 @@ impl AvcConfig {
         let nsps = usize::from(*rec.get(pos).ok_or_else(bad)? & 0x1f);
         pos += 1;
         let read = |pos: &mut usize| -> Result<Vec<u8>> {
-            let len = usize::from(u16::from_be_bytes([
-                *rec.get(*pos).ok_or_else(bad)?,
-                *rec.get(*pos + 1).ok_or_else(bad)?,
-            ]));
+            let len =
+                usize::from(u16::from_be_bytes([*rec.get(*pos).ok_or_else(bad)?, *rec.get(*pos + 1).ok_or_else(bad)?]));
             let nal = rec.get(*pos + 2..*pos + 2 + len).ok_or_else(bad)?.to_vec();
             *pos += 2 + len;
             Ok(nal)
@@ -107,9 +104,7 @@ impl AvcConfig {
 
     /// The `avc1` sample entry with its `avcC`, 4-byte NAL lengths.
     pub fn avc1_box(&self) -> Result<Avc1Box> {
-        let config = H264SampleEntryConfig {
-            length_size: LengthSize::FourBytes,
-        };
+        let config = H264SampleEntryConfig { length_size: LengthSize::FourBytes };
         h264::build_avc1_box(&[self.sps.clone()], &[self.pps.clone()], &config)
             .map_err(|e| FormatError::invalid("avc1 sample entry", e))
     }
@@ -176,8 +171,8 @@ pub(crate) mod tests {
 
     /// A real x264 SPS/PPS for 320x240 High profile (from `ffmpeg -f lavfi -i testsrc2=s=320x240 -c:v libx264`).
     pub const SPS: &[u8] = &[
-        0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10,
-        0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
+        0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00,
+        0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
     ];
     pub const PPS: &[u8] = &[0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
 

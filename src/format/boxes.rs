@@ -55,11 +55,8 @@ impl Tfxd {
         let mut r = Cursor::new(payload, "tfxd");
         let version = r.u8()?;
         r.skip(3)?;
-        let (time, duration) = if version == 1 {
-            (r.u64()?, r.u64()?)
-        } else {
-            (u64::from(r.u32()?), u64::from(r.u32()?))
-        };
+        let (time, duration) =
+            if version == 1 { (r.u64()?, r.u64()?) } else { (u64::from(r.u32()?), u64::from(r.u32()?)) };
         Ok(Tfxd { time, duration })
     }
 }
@@ -88,13 +85,7 @@ impl Tfrf {
         r.skip(3)?;
         let count = r.u8()?;
         let entries = (0..count)
-            .map(|_| {
-                Ok(if version == 1 {
-                    (r.u64()?, r.u64()?)
-                } else {
-                    (u64::from(r.u32()?), u64::from(r.u32()?))
-                })
-            })
+            .map(|_| Ok(if version == 1 { (r.u64()?, r.u64()?) } else { (u64::from(r.u32()?), u64::from(r.u32()?)) }))
             .collect::<Result<_>>()?;
         Ok(Tfrf { entries })
     }
@@ -128,11 +119,7 @@ impl PiffBox {
 }
 
 fn uuid_box(user_type: [u8; 16], payload: Vec<u8>) -> UnknownBox {
-    UnknownBox {
-        box_type: BoxType::Uuid(user_type),
-        box_size: BoxSize::U32(8 + 16 + payload.len() as u32),
-        payload,
-    }
+    UnknownBox { box_type: BoxType::Uuid(user_type), box_size: BoxSize::U32(8 + 16 + payload.len() as u32), payload }
 }
 
 /// Encodes any box to bytes, naming it in the error.
@@ -181,12 +168,7 @@ pub fn read_span<R: std::io::Read + std::io::Seek>(
             format!("size {size} runs past the end of the file ({file_len} bytes)"),
         ));
     }
-    Ok(Some(BoxSpan {
-        box_type: header.box_type,
-        offset,
-        size,
-        header_size: header_size as u64,
-    }))
+    Ok(Some(BoxSpan { box_type: header.box_type, offset, size, header_size: header_size as u64 }))
 }
 
 /// A printable name: the four-cc, or for `uuid` boxes the known name or the hex user type.

@@ -40,17 +40,11 @@ impl Report {
     }
 
     fn warning(&mut self, location: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(Finding {
-            location: location.into(),
-            message: message.into(),
-        });
+        self.warnings.push(Finding { location: location.into(), message: message.into() });
     }
 
     fn violation(&mut self, location: impl Into<String>, message: impl Into<String>) {
-        self.violations.push(Finding {
-            location: location.into(),
-            message: message.into(),
-        });
+        self.violations.push(Finding { location: location.into(), message: message.into() });
     }
 }
 
@@ -69,33 +63,19 @@ pub fn check_path(path: &Path) -> Vec<Report> {
         }
     }
     if targets.is_empty() {
-        let mut r = Report {
-            presentation: path.to_path_buf(),
-            layout: "none",
-            ..Default::default()
-        };
+        let mut r = Report { presentation: path.to_path_buf(), layout: "none", ..Default::default() };
         r.violation(path.display().to_string(), "no .ism server manifest and no pre-split Manifest found");
         return vec![r];
     }
     targets
         .into_iter()
-        .map(|t| {
-            if t.file_name().is_some_and(|n| n == "Manifest") {
-                check_presplit(&t)
-            } else {
-                check_ism(&t)
-            }
-        })
+        .map(|t| if t.file_name().is_some_and(|n| n == "Manifest") { check_presplit(&t) } else { check_ism(&t) })
         .collect()
 }
 
 /// The `.ism` layout: server manifest → client manifest → media files with `mfra`.
 pub fn check_ism(ism_path: &Path) -> Report {
-    let mut r = Report {
-        presentation: ism_path.to_path_buf(),
-        layout: "ism",
-        ..Default::default()
-    };
+    let mut r = Report { presentation: ism_path.to_path_buf(), layout: "ism", ..Default::default() };
     let dir = ism_path.parent().unwrap_or(Path::new("."));
     let ism_name = ism_path.display().to_string();
     let server = match std::fs::read_to_string(ism_path)
@@ -118,12 +98,17 @@ pub fn check_ism(ism_path: &Path) -> Report {
     let mut timelines: BTreeMap<String, Vec<(String, Vec<(u64, u64)>)>> = BTreeMap::new();
     for t in &server.tracks {
         let loc = format!("{} track {} ({}, {} bps)", t.src, t.track_id, t.track_name, t.system_bitrate);
-        let Some(stream) = client.stream(&t.track_name).or_else(|| client.streams.iter().find(|s| s.kind == t.kind.name())) else {
+        let Some(stream) =
+            client.stream(&t.track_name).or_else(|| client.streams.iter().find(|s| s.kind == t.kind.name()))
+        else {
             r.violation(&loc, format!("no StreamIndex named {} in {}", t.track_name, server.client_manifest));
             continue;
         };
         if !stream.quality_levels.iter().any(|q| q.bitrate == t.system_bitrate) {
-            r.violation(&loc, format!("systemBitrate {} matches no QualityLevel Bitrate of stream {}", t.system_bitrate, stream.name));
+            r.violation(
+                &loc,
+                format!("systemBitrate {} matches no QualityLevel Bitrate of stream {}", t.system_bitrate, stream.name),
+            );
         }
         let media = files.entry(t.src.clone()).or_insert_with(|| {
             let p = dir.join(&t.src);
@@ -140,13 +125,24 @@ pub fn check_ism(ism_path: &Path) -> Report {
             r.violation(&loc, format!("the file has no track with trackID {}", t.track_id));
             continue;
         };
-        if let (Some(codec), Some(q)) = (&track.codec, stream.quality_levels.iter().find(|q| q.bitrate == t.system_bitrate)) {
-            if !q.codec_private_data.is_empty() && !codec.codec_private_data().eq_ignore_ascii_case(&q.codec_private_data) && !same_parameter_sets(codec, &q.codec_private_data) {
+        if let (Some(codec), Some(q)) =
+            (&track.codec, stream.quality_levels.iter().find(|q| q.bitrate == t.system_bitrate))
+        {
+            if !q.codec_private_data.is_empty()
+                && !codec.codec_private_data().eq_ignore_ascii_case(&q.codec_private_data)
+                && !same_parameter_sets(codec, &q.codec_private_data)
+            {
                 r.violation(&loc, "the file's codec configuration differs from CodecPrivateData");
             }
         }
         let frags: Vec<&FragmentRecord> = media.track_fragments(t.track_id).collect();
-        check_fragments(&loc, stream, &frags, |f| read_range(&media.path, f.samples[0].offset, u64::from(f.samples[0].size)).ok(), &mut r);
+        check_fragments(
+            &loc,
+            stream,
+            &frags,
+            |f| read_range(&media.path, f.samples[0].offset, u64::from(f.samples[0].size)).ok(),
+            &mut r,
+        );
         check_tfra(&loc, media, t.track_id, &frags, &mut r);
         r.rungs += 1;
         timelines
@@ -161,11 +157,7 @@ pub fn check_ism(ism_path: &Path) -> Report {
 
 /// The pre-split layout: `Manifest` plus one file per fragment.
 pub fn check_presplit(manifest_path: &Path) -> Report {
-    let mut r = Report {
-        presentation: manifest_path.to_path_buf(),
-        layout: "pre-split",
-        ..Default::default()
-    };
+    let mut r = Report { presentation: manifest_path.to_path_buf(), layout: "pre-split", ..Default::default() };
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
     let Some(client) = load_client(manifest_path, &mut r) else {
         return r;
@@ -197,16 +189,25 @@ pub fn check_presplit(manifest_path: &Path) -> Report {
                         let hint = first_fragment_on_disk(dir, &stream.fragment_url(q.bitrate, 0))
                             .map(|f| format!("; the rung's first fragment on disk is {f}: the manifest's timeline (t on the first c?) does not match the fragments' times"))
                             .unwrap_or_default();
-                        r.violation(format!("{loc}: {rel}"), format!("fragment missing or unreadable ({e}): players request this URL{hint}"))
+                        r.violation(
+                            format!("{loc}: {rel}"),
+                            format!("fragment missing or unreadable ({e}): players request this URL{hint}"),
+                        )
                     }
                 }
             }
             let refs: Vec<&FragmentRecord> = frags.iter().collect();
-            check_fragments(&loc, stream, &refs, |f| {
-                let i = frags.iter().position(|x| std::ptr::eq(x, f))?;
-                let s = f.samples.first()?;
-                buffers[i].get(s.offset as usize..s.offset as usize + s.size as usize).map(<[u8]>::to_vec)
-            }, &mut r);
+            check_fragments(
+                &loc,
+                stream,
+                &refs,
+                |f| {
+                    let i = frags.iter().position(|x| std::ptr::eq(x, f))?;
+                    let s = f.samples.first()?;
+                    buffers[i].get(s.offset as usize..s.offset as usize + s.size as usize).map(<[u8]>::to_vec)
+                },
+                &mut r,
+            );
             r.rungs += 1;
             timelines
                 .entry(stream.name.clone())
@@ -272,7 +273,10 @@ fn check_client(m: &ClientManifest, name: &str, r: &mut Report) {
         }
         for w in s.chunks.windows(2) {
             if w[0].t + w[0].d != w[1].t {
-                r.violation(&loc, format!("gap or overlap: chunk at {} + {} does not reach the next at {}", w[0].t, w[0].d, w[1].t));
+                r.violation(
+                    &loc,
+                    format!("gap or overlap: chunk at {} + {} does not reach the next at {}", w[0].t, w[0].d, w[1].t),
+                );
             }
         }
         if let Some(c) = s.chunks.last() {
@@ -303,8 +307,15 @@ fn check_client(m: &ClientManifest, name: &str, r: &mut Report) {
                     }
                     match AvcConfig::from_extradata(&bytes) {
                         Ok(c) => {
-                            if q.max_width.is_some_and(|w| w != c.width) || q.max_height.is_some_and(|h| h != c.height) {
-                                r.violation(&ql, format!("MaxWidth/MaxHeight {:?}x{:?} differ from the SPS's {}x{}", q.max_width, q.max_height, c.width, c.height));
+                            if q.max_width.is_some_and(|w| w != c.width) || q.max_height.is_some_and(|h| h != c.height)
+                            {
+                                r.violation(
+                                    &ql,
+                                    format!(
+                                        "MaxWidth/MaxHeight {:?}x{:?} differ from the SPS's {}x{}",
+                                        q.max_width, q.max_height, c.width, c.height
+                                    ),
+                                );
                             }
                         }
                         Err(e) => r.violation(&ql, format!("CodecPrivateData: {e}")),
@@ -312,8 +323,16 @@ fn check_client(m: &ClientManifest, name: &str, r: &mut Report) {
                 }
                 "AACL" | "AACH" => match AacConfig::from_asc(&bytes) {
                     Ok(c) => {
-                        if q.sampling_rate.is_some_and(|s| s != c.sample_rate) || q.channels.is_some_and(|n| n != c.channels) {
-                            r.violation(&ql, format!("SamplingRate/Channels {:?}/{:?} differ from the AudioSpecificConfig's {}/{}", q.sampling_rate, q.channels, c.sample_rate, c.channels));
+                        if q.sampling_rate.is_some_and(|s| s != c.sample_rate)
+                            || q.channels.is_some_and(|n| n != c.channels)
+                        {
+                            r.violation(
+                                &ql,
+                                format!(
+                                    "SamplingRate/Channels {:?}/{:?} differ from the AudioSpecificConfig's {}/{}",
+                                    q.sampling_rate, q.channels, c.sample_rate, c.channels
+                                ),
+                            );
                         }
                     }
                     Err(e) => r.violation(&ql, format!("CodecPrivateData: {e}")),
@@ -336,7 +355,10 @@ fn check_fragments<'a>(
     r: &mut Report,
 ) {
     if frags.len() != stream.chunks.len() {
-        r.violation(loc, format!("{} fragments in the media but {} chunks in the manifest", frags.len(), stream.chunks.len()));
+        r.violation(
+            loc,
+            format!("{} fragments in the media but {} chunks in the manifest", frags.len(), stream.chunks.len()),
+        );
     }
     for (i, (f, c)) in frags.iter().zip(&stream.chunks).enumerate() {
         r.fragments_checked += 1;
@@ -345,13 +367,21 @@ fn check_fragments<'a>(
             None => r.violation(&here, "no tfxd box"),
             Some(x) if x.time != c.t => r.violation(
                 &here,
-                format!("tfxd time is {} but the manifest's chunk says {}: players request Fragments({}={}) and get 404", x.time, c.t, stream.name, c.t),
+                format!(
+                    "tfxd time is {} but the manifest's chunk says {}: players request Fragments({}={}) and get 404",
+                    x.time, c.t, stream.name, c.t
+                ),
             ),
-            Some(x) if x.duration != c.d => r.violation(&here, format!("tfxd duration {} differs from the manifest's d={}", x.duration, c.d)),
+            Some(x) if x.duration != c.d => {
+                r.violation(&here, format!("tfxd duration {} differs from the manifest's d={}", x.duration, c.d))
+            }
             Some(_) => {}
         }
         if f.decode_duration() != c.d {
-            r.violation(&here, format!("sample durations add up to {} but the fragment lasts {}", f.decode_duration(), c.d));
+            r.violation(
+                &here,
+                format!("sample durations add up to {} but the fragment lasts {}", f.decode_duration(), c.d),
+            );
         }
         if f.mdat.is_none() {
             r.violation(&here, "no mdat follows the moof");
@@ -389,7 +419,10 @@ fn check_tfra(loc: &str, media: &MediaFile, track_id: u32, frags: &[&FragmentRec
     }
     for (i, e) in tfra.entries.iter().enumerate() {
         match frags.iter().find(|f| f.moof_offset == e.moof_offset) {
-            None => r.violation(format!("{loc} tfra entry {i}"), format!("points at byte {} where no moof of this track starts", e.moof_offset)),
+            None => r.violation(
+                format!("{loc} tfra entry {i}"),
+                format!("points at byte {} where no moof of this track starts", e.moof_offset),
+            ),
             Some(f) if f.tfxd.is_some_and(|x| x.time != e.time) => r.violation(
                 format!("{loc} tfra entry {i}"),
                 format!("time {} differs from the fragment's tfxd time {:?}", e.time, f.tfxd.map(|x| x.time)),
@@ -406,7 +439,11 @@ fn check_alignment(timelines: &BTreeMap<String, Vec<(String, Vec<(u64, u64)>)>>,
             if let Some(i) = (0..first.len().max(t.len())).find(|&i| first.get(i) != t.get(i)) {
                 r.violation(
                     format!("stream {stream}"),
-                    format!("rungs not aligned at fragment {i}: {:?} in {first_loc} vs {:?} in {loc}", first.get(i), t.get(i)),
+                    format!(
+                        "rungs not aligned at fragment {i}: {:?} in {first_loc} vs {:?} in {loc}",
+                        first.get(i),
+                        t.get(i)
+                    ),
                 );
             }
         }
@@ -415,7 +452,9 @@ fn check_alignment(timelines: &BTreeMap<String, Vec<(String, Vec<(u64, u64)>)>>,
 
 fn same_parameter_sets(codec: &CodecConfig, private: &str) -> bool {
     match (codec, unhex(private)) {
-        (CodecConfig::H264(c), Some(b)) => AvcConfig::from_extradata(&b).is_ok_and(|m| m.sps == c.sps && m.pps == c.pps),
+        (CodecConfig::H264(c), Some(b)) => {
+            AvcConfig::from_extradata(&b).is_ok_and(|m| m.sps == c.sps && m.pps == c.pps)
+        }
         (CodecConfig::Aac(c), Some(b)) => AacConfig::from_asc(&b).is_ok_and(|m| m.asc == c.asc),
         _ => false,
     }

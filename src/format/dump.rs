@@ -15,9 +15,8 @@ use shiguredo_mp4::{BoxHeader, BoxType, Decode};
 use super::boxes::{read_span, type_name, PiffBox};
 use super::error::{FormatError, Result};
 
-const CONTAINERS: &[&[u8; 4]] = &[
-    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"mvex", b"moof", b"traf", b"mfra", b"edts", b"udta",
-];
+const CONTAINERS: &[&[u8; 4]] =
+    &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"mvex", b"moof", b"traf", b"mfra", b"edts", b"udta"];
 
 /// Dumps a whole file. `mdat` payloads are summarised by size (and, with `samples`, nothing more).
 pub fn dump_file(path: &Path) -> Result<String> {
@@ -29,7 +28,13 @@ pub fn dump_file(path: &Path) -> Result<String> {
     let mut offset = 0;
     while let Some(span) = read_span(&mut r, offset, len, &ctx)? {
         if span.box_type == BoxType::Normal(*b"mdat") || span.size > 64 << 20 {
-            let _ = writeln!(out, "[{}] size={} (payload {} bytes)", type_name(span.box_type), span.size, span.size - span.header_size);
+            let _ = writeln!(
+                out,
+                "[{}] size={} (payload {} bytes)",
+                type_name(span.box_type),
+                span.size,
+                span.size - span.header_size
+            );
         } else {
             let mut buf = vec![0u8; span.size as usize];
             r.seek(SeekFrom::Start(span.offset)).map_err(|e| FormatError::io(path, e))?;
@@ -60,7 +65,12 @@ fn dump_bytes(mut buf: &[u8], depth: usize, out: &mut String) {
             s => s as usize,
         };
         if size < header_len || size > buf.len() {
-            let _ = writeln!(out, "{pad}!! [{}] size {size} overruns its parent ({} bytes left)", type_name(header.box_type), buf.len());
+            let _ = writeln!(
+                out,
+                "{pad}!! [{}] size {size} overruns its parent ({} bytes left)",
+                type_name(header.box_type),
+                buf.len()
+            );
             return;
         }
         let (whole, rest) = buf.split_at(size);

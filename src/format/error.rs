@@ -22,24 +22,15 @@ pub enum FormatError {
 
 impl FormatError {
     pub fn boxes(context: impl Into<String>, message: impl std::fmt::Display) -> Self {
-        FormatError::Box {
-            context: context.into(),
-            message: message.to_string(),
-        }
+        FormatError::Box { context: context.into(), message: message.to_string() }
     }
 
     pub fn invalid(context: impl Into<String>, message: impl std::fmt::Display) -> Self {
-        FormatError::Invalid {
-            context: context.into(),
-            message: message.to_string(),
-        }
+        FormatError::Invalid { context: context.into(), message: message.to_string() }
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        FormatError::Io {
-            path: path.into(),
-            source,
-        }
+        FormatError::Io { path: path.into(), source }
     }
 }
 

@@ -42,13 +42,7 @@ impl Fragmenter {
         let d = match rule {
             CutRule::Grid { duration } | CutRule::AudioGrid { duration } | CutRule::Span { duration } => duration,
         };
-        Fragmenter {
-            rule,
-            next_cut: d.max(1),
-            pending: Vec::new(),
-            index: 0,
-            context: context.into(),
-        }
+        Fragmenter { rule, next_cut: d.max(1), pending: Vec::new(), index: 0, context: context.into() }
     }
 
     fn duration(&self) -> u64 {
@@ -98,12 +92,7 @@ impl Fragmenter {
         if self.pending.is_empty() {
             return Ok(None);
         }
-        let end = self
-            .pending
-            .iter()
-            .map(|s| s.pts as u64 + u64::from(s.duration))
-            .max()
-            .unwrap_or(0);
+        let end = self.pending.iter().map(|s| s.pts as u64 + u64::from(s.duration)).max().unwrap_or(0);
         self.take(end).map(Some)
     }
 
@@ -182,7 +171,10 @@ mod tests {
     fn audio_cuts_nearest_frame() {
         let a: Vec<_> = (0..10).map(|i| s(i * 10, true)).collect();
         // boundary 25: frame at 20 has middle 25 → cut before it.
-        assert_eq!(run(CutRule::AudioGrid { duration: 25 }, &a), vec![(0, 20, 2), (20, 50, 3), (50, 70, 2), (70, 100, 3)]);
+        assert_eq!(
+            run(CutRule::AudioGrid { duration: 25 }, &a),
+            vec![(0, 20, 2), (20, 50, 3), (50, 70, 2), (70, 100, 3)]
+        );
     }
 
     #[test]

@@ -56,20 +56,14 @@ pub fn build_manifests(name: &str, outputs: &[TrackOutput]) -> Result<(ServerMan
             track_name: o.track.name.clone(),
         }));
     }
-    let server = ServerManifest {
-        client_manifest: format!("{name}.ismc"),
-        tracks: server_tracks,
-    };
+    let server = ServerManifest { client_manifest: format!("{name}.ismc"), tracks: server_tracks };
     Ok((server, ClientManifest::on_demand(duration, streams)))
 }
 
 /// Writes `NAME.ism` and `NAME.ismc` into `dir`.
 pub fn write_manifests(dir: &Path, name: &str, outputs: &[TrackOutput]) -> Result<ManifestFiles> {
     let (server, client) = build_manifests(name, outputs)?;
-    let files = ManifestFiles {
-        server: dir.join(format!("{name}.ism")),
-        client: dir.join(format!("{name}.ismc")),
-    };
+    let files = ManifestFiles { server: dir.join(format!("{name}.ism")), client: dir.join(format!("{name}.ismc")) };
     std::fs::write(&files.server, server.to_xml()?).map_err(|e| FormatError::io(&files.server, e))?;
     std::fs::write(&files.client, client.to_xml()?).map_err(|e| FormatError::io(&files.client, e))?;
     Ok(files)
@@ -77,9 +71,8 @@ pub fn write_manifests(dir: &Path, name: &str, outputs: &[TrackOutput]) -> Resul
 
 /// The one fragment timeline of a stream, after checking that every rung has exactly it.
 fn aligned_chunks(stream: &str, rungs: &[&TrackOutput]) -> Result<Vec<Chunk>> {
-    let timeline = |o: &TrackOutput| -> Vec<Chunk> {
-        o.fragments.iter().map(|f| Chunk { t: f.time, d: f.duration }).collect()
-    };
+    let timeline =
+        |o: &TrackOutput| -> Vec<Chunk> { o.fragments.iter().map(|f| Chunk { t: f.time, d: f.duration }).collect() };
     let Some(first) = rungs.first() else {
         return Ok(Vec::new());
     };

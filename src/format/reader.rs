@@ -165,7 +165,10 @@ pub fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     f.take(len).read_to_end(&mut buf).map_err(|e| FormatError::io(path, e))?;
     if (buf.len() as u64) < len {
-        return Err(FormatError::invalid(path.display().to_string(), format!("{len} bytes at {offset} run past the end")));
+        return Err(FormatError::invalid(
+            path.display().to_string(),
+            format!("{len} bytes at {offset} run past the end"),
+        ));
     }
     Ok(buf)
 }
@@ -278,11 +281,7 @@ fn fragment(tracks: &[TrackEntry], moof: &MoofBox, traf: &TrafBox, span: BoxSpan
         }
         .ok_or_else(|| FormatError::boxes(format!("{ctx}/traf/trun"), "data offset before the file start"))?;
         for (i, s) in trun.samples.iter().enumerate() {
-            let size = s
-                .size
-                .or(tfhd.default_sample_size)
-                .or(trex.map(|t| t.default_sample_size))
-                .unwrap_or(0);
+            let size = s.size.or(tfhd.default_sample_size).or(trex.map(|t| t.default_sample_size)).unwrap_or(0);
             let flags = s
                 .flags
                 .map(|f| f.get())

@@ -7,9 +7,8 @@ use std::num::NonZeroU32;
 
 use shiguredo_mp4::boxes::{
     Brand, DinfBox, DrefBox, FtypBox, HdlrBox, MdhdBox, MdiaBox, MediaHeader, MfhdBox, MfraBox, MfroBox, MinfBox,
-    MoofBox, MoovBox, MvexBox, MvhdBox, SampleEntry, SmhdBox, StblBox, StcoBox, StscBox, StsdBox, StszBox,
-    SttsBox, TfhdBox, TfraBox, TfraEntry, TkhdBox, TrafBox, TrakBox, TrexBox, TrunBox, TrunSample, UrlBox,
-    VmhdBox,
+    MoofBox, MoovBox, MvexBox, MvhdBox, SampleEntry, SmhdBox, StblBox, StcoBox, StscBox, StsdBox, StszBox, SttsBox,
+    TfhdBox, TfraBox, TfraEntry, TkhdBox, TrafBox, TrakBox, TrexBox, TrunBox, TrunSample, UrlBox, VmhdBox,
 };
 use shiguredo_mp4::{Either, FixedPointNumber, LanguageCode, Mp4FileTime, SampleFlags};
 
@@ -53,13 +52,7 @@ impl<W: Write> IsmvWriter<W> {
         let mut head = encode(&ftyp(), "ftyp")?;
         head.extend(encode(&moov(&track)?, "moov")?);
         out.write_all(&head)?;
-        Ok(IsmvWriter {
-            out,
-            track,
-            offset: head.len() as u64,
-            sequence: 0,
-            tfra: Vec::new(),
-        })
+        Ok(IsmvWriter { out, track, offset: head.len() as u64, sequence: 0, tfra: Vec::new() })
     }
 
     pub fn track(&self) -> &TrackInfo {
@@ -79,8 +72,8 @@ impl<W: Write> IsmvWriter<W> {
             other => other,
         })?;
         let mut bytes = encode(&moof, "moof")?;
-        let mdat_len = u32::try_from(mdat_payload + 8)
-            .map_err(|_| FormatError::invalid(ctx(), "fragment larger than 4 GiB"))?;
+        let mdat_len =
+            u32::try_from(mdat_payload + 8).map_err(|_| FormatError::invalid(ctx(), "fragment larger than 4 GiB"))?;
         bytes.reserve(mdat_payload + 8);
         bytes.extend_from_slice(&mdat_len.to_be_bytes());
         bytes.extend_from_slice(b"mdat");
@@ -151,10 +144,7 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
     let (entry, header, handler, name, width, height) = match &track.codec {
         CodecConfig::H264(c) => (
             SampleEntry::Avc1(c.avc1_box()?),
-            MediaHeader::Vmhd(VmhdBox {
-                graphicsmode: 0,
-                opcolor: [0; 3],
-            }),
+            MediaHeader::Vmhd(VmhdBox { graphicsmode: 0, opcolor: [0; 3] }),
             HdlrBox::HANDLER_TYPE_VIDE,
             "VideoHandler",
             c.display_width,
@@ -162,9 +152,7 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
         ),
         CodecConfig::Aac(c) => (
             SampleEntry::Mp4a(c.mp4a_box(track.bitrate)?),
-            MediaHeader::Smhd(SmhdBox {
-                balance: FixedPointNumber::new(0, 0),
-            }),
+            MediaHeader::Smhd(SmhdBox { balance: FixedPointNumber::new(0, 0) }),
             HdlrBox::HANDLER_TYPE_SOUN,
             "SoundHandler",
             0,
@@ -197,11 +185,7 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
                 duration: 0,
                 layer: TkhdBox::DEFAULT_LAYER,
                 alternate_group: TkhdBox::DEFAULT_ALTERNATE_GROUP,
-                volume: if video {
-                    TkhdBox::DEFAULT_VIDEO_VOLUME
-                } else {
-                    TkhdBox::DEFAULT_AUDIO_VOLUME
-                },
+                volume: if video { TkhdBox::DEFAULT_VIDEO_VOLUME } else { TkhdBox::DEFAULT_AUDIO_VOLUME },
                 matrix: TkhdBox::DEFAULT_MATRIX,
                 width: fixed(width),
                 height: fixed(height),
@@ -215,17 +199,11 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
                     duration: 0,
                     language,
                 },
-                hdlr_box: HdlrBox {
-                    handler_type: handler,
-                    name: format!("{name}\0").into_bytes(),
-                },
+                hdlr_box: HdlrBox { handler_type: handler, name: format!("{name}\0").into_bytes() },
                 minf_box: MinfBox {
                     media_header: Some(header),
                     dinf_box: DinfBox {
-                        dref_box: DrefBox {
-                            url_box: Some(UrlBox { location: None }),
-                            unknown_boxes: Vec::new(),
-                        },
+                        dref_box: DrefBox { url_box: Some(UrlBox { location: None }), unknown_boxes: Vec::new() },
                         unknown_boxes: Vec::new(),
                     },
                     stbl_box: StblBox {
@@ -234,12 +212,8 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
                         ctts_box: None,
                         cslg_box: None,
                         stsc_box: StscBox { entries: Vec::new() },
-                        stsz_box: StszBox::Variable {
-                            entry_sizes: Vec::new(),
-                        },
-                        stco_or_co64_box: Either::A(StcoBox {
-                            chunk_offsets: Vec::new(),
-                        }),
+                        stsz_box: StszBox::Variable { entry_sizes: Vec::new() },
+                        stco_or_co64_box: Either::A(StcoBox { chunk_offsets: Vec::new() }),
                         stss_box: None,
                         sdtp_box: None,
                         unknown_boxes: Vec::new(),
@@ -277,10 +251,7 @@ pub fn build_moof(track: &TrackInfo, fragment: &Fragment, sequence: u32) -> Resu
     let mut decode_times: Vec<i64> = samples.iter().map(|s| s.pts).collect();
     decode_times.sort_unstable();
     if decode_times.first() != Some(&(fragment.start as i64)) {
-        return Err(FormatError::invalid(
-            "fragment",
-            "first presented sample does not start the fragment",
-        ));
+        return Err(FormatError::invalid("fragment", "first presented sample does not start the fragment"));
     }
     let video = track.kind() == TrackKind::Video;
     let mut trun_samples = Vec::with_capacity(samples.len());
@@ -300,9 +271,7 @@ pub fn build_moof(track: &TrackInfo, fragment: &Fragment, sequence: u32) -> Resu
         });
     }
     let mut moof = MoofBox {
-        mfhd_box: MfhdBox {
-            sequence_number: sequence,
-        },
+        mfhd_box: MfhdBox { sequence_number: sequence },
         traf_boxes: vec![TrafBox {
             tfhd_box: TfhdBox {
                 track_id: track.track_id,
@@ -315,16 +284,8 @@ pub fn build_moof(track: &TrackInfo, fragment: &Fragment, sequence: u32) -> Resu
                 default_base_is_moof: false,
             },
             tfdt_box: None,
-            trun_boxes: vec![TrunBox {
-                data_offset: Some(0),
-                first_sample_flags: None,
-                samples: trun_samples,
-            }],
-            unknown_boxes: vec![Tfxd {
-                time: fragment.start,
-                duration: fragment.end - fragment.start,
-            }
-            .to_unknown_box()],
+            trun_boxes: vec![TrunBox { data_offset: Some(0), first_sample_flags: None, samples: trun_samples }],
+            unknown_boxes: vec![Tfxd { time: fragment.start, duration: fragment.end - fragment.start }.to_unknown_box()],
         }],
         unknown_boxes: Vec::new(),
     };
@@ -333,4 +294,3 @@ pub fn build_moof(track: &TrackInfo, fragment: &Fragment, sequence: u32) -> Resu
     moof.traf_boxes[0].trun_boxes[0].data_offset = Some((moof_size + 8) as i32);
     Ok((moof, payload))
 }
-

@@ -12,8 +12,8 @@ use ssfpack::format::{CodecConfig, Sample, TrackInfo};
 
 /// A real x264 SPS/PPS (320x240, High).
 pub const SPS: &[u8] = &[
-    0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00,
-    0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
+    0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03,
+    0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
 ];
 pub const PPS: &[u8] = &[0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
 
@@ -68,11 +68,8 @@ pub fn synthetic_video(frames: i64, seed: u8) -> Vec<Sample> {
             i += 1;
             continue;
         }
-        let group: Vec<i64> = if i + 2 < frames && (i + 2) % 12 != 0 && (i + 1) % 12 != 0 {
-            vec![i + 2, i, i + 1]
-        } else {
-            vec![i]
-        };
+        let group: Vec<i64> =
+            if i + 2 < frames && (i + 2) % 12 != 0 && (i + 1) % 12 != 0 { vec![i + 2, i, i + 1] } else { vec![i] };
         for &f in &group {
             out.push(sample(f * dur, dur, false, seed, f));
         }
@@ -93,7 +90,12 @@ fn sample(pts: i64, dur: i64, sync: bool, seed: u8, n: i64) -> Sample {
 pub fn synthetic_audio(frames: i64) -> Vec<Sample> {
     let t = |k: i64| (k * 1024 * 10_000_000 + 24_000) / 48_000;
     (0..frames)
-        .map(|k| Sample { pts: t(k), duration: (t(k + 1) - t(k)) as u32, sync: true, data: vec![0x21, (k & 0xff) as u8] })
+        .map(|k| Sample {
+            pts: t(k),
+            duration: (t(k + 1) - t(k)) as u32,
+            sync: true,
+            data: vec![0x21, (k & 0xff) as u8],
+        })
         .collect()
 }
 
@@ -120,7 +122,13 @@ pub fn assert_golden(golden: &Path, actual: &Path) {
     };
     let want_text = text(&want, golden);
     let got_text = text(&got, actual);
-    pretty_assertions::assert_eq!(want_text, got_text, "{} differs from {} (UPDATE_GOLDEN=1 to accept)", actual.display(), golden.display());
+    pretty_assertions::assert_eq!(
+        want_text,
+        got_text,
+        "{} differs from {} (UPDATE_GOLDEN=1 to accept)",
+        actual.display(),
+        golden.display()
+    );
     panic!("{} differs from {} in bytes not shown by the dump", actual.display(), golden.display());
 }
 

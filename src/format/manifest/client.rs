@@ -272,11 +272,7 @@ fn compress(chunks: &[Chunk], runs: bool) -> Vec<WireChunk> {
                 continue;
             }
         }
-        out.push(WireChunk {
-            t: (!contiguous).then_some(c.t),
-            d: Some(c.d),
-            r: None,
-        });
+        out.push(WireChunk { t: (!contiguous).then_some(c.t), d: Some(c.d), r: None });
         expected = Some(c.t + c.d);
     }
     out
@@ -304,9 +300,7 @@ fn expand(wire: &[WireChunk], end: u64, context: &str) -> Result<Vec<Chunk>> {
         let mut t = t;
         for _ in 0..repeat {
             out.push(Chunk { t, d });
-            t = t
-                .checked_add(d)
-                .ok_or_else(|| FormatError::invalid(context, format!("c #{i}: time overflows")))?;
+            t = t.checked_add(d).ok_or_else(|| FormatError::invalid(context, format!("c #{i}: time overflows")))?;
         }
         next_t = t;
     }

@@ -17,8 +17,8 @@ use super::error::FormatError;
 /// Serializes a wire struct with an XML declaration and two-space indentation.
 fn to_xml<T: serde::Serialize>(root: &str, value: &T) -> Result<String, FormatError> {
     let mut body = String::new();
-    let mut ser = quick_xml::se::Serializer::with_root(&mut body, Some(root))
-        .map_err(|e| FormatError::invalid(root, e))?;
+    let mut ser =
+        quick_xml::se::Serializer::with_root(&mut body, Some(root)).map_err(|e| FormatError::invalid(root, e))?;
     ser.indent(' ', 2);
     value.serialize(ser).map_err(|e| FormatError::invalid(root, e))?;
     Ok(format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n"))
@@ -27,8 +27,5 @@ fn to_xml<T: serde::Serialize>(root: &str, value: &T) -> Result<String, FormatEr
 /// Parses XML into a wire struct; `context` names the file in errors.
 fn from_xml<T: serde::de::DeserializeOwned>(xml: &str, context: &str) -> Result<T, FormatError> {
     let xml = xml.trim_start_matches('\u{feff}');
-    quick_xml::de::from_str(xml).map_err(|e| FormatError::Xml {
-        context: context.to_string(),
-        message: e.to_string(),
-    })
+    quick_xml::de::from_str(xml).map_err(|e| FormatError::Xml { context: context.to_string(), message: e.to_string() })
 }

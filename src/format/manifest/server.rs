@@ -29,11 +29,7 @@ pub struct ServerTrack {
 
 impl ServerManifest {
     pub fn to_xml(&self) -> Result<String> {
-        let param = |name: &str, value: String| WireParam {
-            name: name.into(),
-            value,
-            valuetype: Some("data".into()),
-        };
+        let param = |name: &str, value: String| WireParam { name: name.into(), value, valuetype: Some("data".into()) };
         let entry = |t: &ServerTrack| WireMediaRef {
             src: t.src.clone(),
             system_bitrate: t.system_bitrate,
@@ -48,12 +44,7 @@ impl ServerManifest {
                     content: self.client_manifest.clone(),
                 }],
             },
-            body: WireBody {
-                switch: WireSwitch {
-                    video: pick(TrackKind::Video),
-                    audio: pick(TrackKind::Audio),
-                },
-            },
+            body: WireBody { switch: WireSwitch { video: pick(TrackKind::Video), audio: pick(TrackKind::Audio) } },
         };
         super::to_xml("smil", &wire)
     }
@@ -75,7 +66,9 @@ impl ServerManifest {
                     .ok_or_else(|| FormatError::invalid(context, format!("<{}> #{i} has no trackID", kind.name())))?
                     .trim()
                     .parse()
-                    .map_err(|_| FormatError::invalid(context, format!("<{}> #{i}: trackID is not a number", kind.name())))?;
+                    .map_err(|_| {
+                        FormatError::invalid(context, format!("<{}> #{i}: trackID is not a number", kind.name()))
+                    })?;
                 tracks.push(ServerTrack {
                     kind,
                     src: m.src.clone(),
