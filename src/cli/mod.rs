@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod inspect;
+mod serve;
+mod split;
 
 /// Package any video into Microsoft Smooth Streaming.
 #[derive(Debug, Parser)]
@@ -31,6 +33,10 @@ pub enum Command {
     Check(inspect::CheckArgs),
     /// Print the box tree of a fragmented MP4 (`.ismv`, `.isma`, a fragment file).
     Dump(inspect::DumpArgs),
+    /// Serve every presentation under a folder with IIS URL semantics, plus player pages.
+    Serve(serve::ServeArgs),
+    /// Write the pre-split static layout (`Manifest`, `QualityLevels(B)/Fragments(…)`) of a presentation.
+    Split(split::SplitArgs),
 }
 
 /// `ssfpack INPUT -o DIR`: encode an aligned H.264/AAC ladder and write a presentation.
@@ -61,6 +67,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Check(args)) => inspect::check(args),
         Some(Command::Dump(args)) => inspect::dump(args),
+        Some(Command::Serve(args)) => serve::serve(args),
+        Some(Command::Split(args)) => split::split(args),
         None => anyhow::bail!("packaging is not wired yet: {:?}", cli.package.input),
     }
 }

@@ -1,0 +1,94 @@
+//! `ssfpack serve DIR`: the Smooth Streaming origin with player pages, until Ctrl-C / SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::origin::{self, AccessLogTarget, PlayerConfig, ServeConfig};
+
+/// How long requests in flight may take to finish after Ctrl-C.
+const GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Folder whose presentations (`*.ism`, any depth) are served, with IIS URL semantics.
+    pub dir: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Base URL the player pages load `dash.all.min.js` and `dash.mss.min.js` from
+    /// [default: /_player/dashjs/… when a local dash.js is found, else a jsDelivr CDN URL].
+    #[arg(long, value_name = "URL")]
+    pub player_js_base: Option<String>,
+    /// A local dash.js `dist` folder (e.g. node_modules/dashjs/dist) to serve under /_player/dashjs/.
+    #[arg(long, value_name = "DIR")]
+    pub player_js_dir: Option<PathBuf>,
+    /// Access log: `-` (stderr), `off`, or a file to append to.
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub access_log: AccessLogTarget,
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ssfpack-serve")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = ServeConfig {
+        root: args.dir.clone(),
+        addr: args.addr,
+        player: PlayerConfig { js_base: args.player_js_base, js_dir: args.player_js_dir },
+        access_log: args.access_log,
+    };
+    let mut handle = origin::serve(config).await?;
+    eprintln!(
+        "ssfpack: serving {} at http://{}/ (dash.js from {}); Ctrl-C to stop",
+        args.dir.display(),
+        handle.local_addr,
+        handle.js_base
+    );
+    let signal = tokio::select! {
+        r = &mut std::pin::pin!(handle.wait()) => {
+            r.context("the server stopped")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        s = shutdown_signal() => s,
+    };
+    eprintln!("ssfpack: stopping (requests in flight get {}s)", GRACE.as_secs());
+    match tokio::time::timeout(GRACE, handle.shutdown()).await {
+        Ok(r) => r.context("the server failed while stopping")?,
+        Err(_) => eprintln!("ssfpack: requests still running after {}s, exiting", GRACE.as_secs()),
+    }
+    Ok(ExitCode::from(signal))
+}
+
+/// Waits for Ctrl-C (exit code 130) or, on Unix, SIGTERM (143).
+async fn shutdown_signal() -> u8 {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return 130;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => 130,
+            _ = term.recv() => 143,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        130
+    }
+}

@@ -1,0 +1,69 @@
+//! `ssfpack split DIR`: write the pre-split static layout (`Manifest` + `QualityLevels(B)/Fragments(…)`)
+//! of an existing presentation, so a plain static file server can host it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::origin::{player, split};
+
+#[derive(Debug, Clone, Args)]
+pub struct SplitArgs {
+    /// Presentation folder (holding `NAME.ism`, `NAME.ismc` and the media files).
+    pub dir: PathBuf,
+    /// Which presentation, when the folder holds several `.ism` files.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Write the layout here instead of into DIR next to the `.ism`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Base URL the written `NAME.html` loads dash.js from (also rewrites an existing `NAME.html`)
+    /// [default: the jsDelivr CDN].
+    #[arg(long, value_name = "URL")]
+    pub player_js_base: Option<String>,
+}
+
+pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
+    let name = match &args.name {
+        Some(n) => n.trim_end_matches(".ism").to_string(),
+        None => only_presentation(&args.dir)?,
+    };
+    let out = args.out.clone().unwrap_or_else(|| args.dir.clone());
+    let report = split::write_static_layout_into(&args.dir, &name, &out)
+        .with_context(|| format!("cannot split {}", args.dir.join(format!("{name}.ism")).display()))?;
+    let page = out.join(format!("{name}.html"));
+    if args.player_js_base.is_some() || !page.exists() {
+        let base = args.player_js_base.as_deref().unwrap_or(player::DEFAULT_JS_BASE);
+        player::write_page(&out, &name, base).with_context(|| format!("cannot write {}", page.display()))?;
+    }
+    eprintln!(
+        "ssfpack: wrote {} fragments ({:.1} MB) and Manifest into {}; player page {}",
+        report.fragments,
+        report.bytes as f64 / 1e6,
+        report.out_dir.display(),
+        page.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The name of the single `.ism` in `dir`.
+fn only_presentation(dir: &Path) -> anyhow::Result<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".ism").map(str::to_string))
+        .collect();
+    names.sort();
+    match names.len() {
+        1 => Ok(names.remove(0)),
+        0 => anyhow::bail!("{} holds no .ism presentation", dir.display()),
+        _ => anyhow::bail!(
+            "{} holds several presentations ({}); choose one with --name",
+            dir.display(),
+            names.join(", ")
+        ),
+    }
+}

@@ -1,0 +1,70 @@
+//! `ssfpack serve`: an IIS-compatible Smooth Streaming origin for every presentation under a folder,
+//! with player pages; and `ssfpack split`: the same answers written out as a pre-split static layout.
+//!
+//! - [`url`]: the IIS path grammar → a typed route (pure, no I/O).
+//! - [`catalog`]: presentations under the root, `.ism` parsing, `tfra` indexes, path containment.
+//! - [`server`]: the axum router and handlers (blocking I/O in `spawn_blocking`).
+//! - [`files`]: plain files with ETag/304/Range; content types.
+//! - [`player`]: the index page, player pages and `NAME.html`.
+//! - [`split`]: the static layout writer, sharing the origin's fragment code path.
+//! - [`access_log`]: the non-blocking access log.
+//!
+//! Status codes: unknown presentation, bitrate, track or time → 404; malformed paths → 400; a path
+//! that would leave the root (`..`, encoded forms, symlinks out) → 400 or 404, never the file;
+//! unusable presentation files → 500.
+
+pub mod access_log;
+pub mod catalog;
+pub mod files;
+pub mod player;
+pub mod server;
+pub mod split;
+pub mod url;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use access_log::{AccessLog, AccessLogTarget};
+pub use player::PlayerConfig;
+pub use server::ServerHandle;
+pub use split::{write_static_layout, write_static_layout_into, SplitError, SplitReport};
+
+/// Everything `ssfpack serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The folder whose presentations are served.
+    pub root: PathBuf,
+    /// Address to listen on (port 0 picks a free one; see [`ServerHandle::local_addr`]).
+    pub addr: SocketAddr,
+    pub player: PlayerConfig,
+    pub access_log: AccessLogTarget,
+}
+
+/// Why the origin could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OriginError {
+    #[error("{path}: cannot serve this folder: {source}")]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the access log: {0}")]
+    AccessLog(#[source] std::io::Error),
+}
+
+/// Starts the origin on the current tokio runtime and returns once it is listening.
+pub async fn serve(config: ServeConfig) -> Result<ServerHandle, OriginError> {
+    let catalog = catalog::Catalog::new(&config.root)
+        .map_err(|source| OriginError::Root { path: config.root.clone(), source })?;
+    let state = Arc::new(server::AppState { catalog, player: player::PlayerAssets::new(&config.player) });
+    let log = AccessLog::start(&config.access_log).map_err(OriginError::AccessLog)?;
+    server::start(config.addr, state, log).await.map_err(|source| OriginError::Bind { addr: config.addr, source })
+}

@@ -1,0 +1,209 @@
+//! Player pages: the presentation list (`GET /`), one dash.js page per presentation, and the standalone
+//! `NAME.html` written next to a presentation (the successor of the old `Static.html`).
+//!
+//! The page template, its CSS and JS are ssfpack's own (`src/origin/player/`). dash.js itself is never
+//! bundled: pages load `dash.all.min.js` and `dash.mss.min.js` from a configurable base URL —
+//! `--player-js-base URL`, else `/_player/dashjs/…` served from a local `node_modules/dashjs/dist`
+//! (`--player-js-dir`, or found under `tests/browser/` or `./node_modules`), else [`DEFAULT_JS_BASE`].
+
+use std::path::{Path, PathBuf};
+
+use super::catalog::{regular_file_stamp, CatalogError, Stamp};
+use super::url::{encode_segment, PresentationPath};
+
+/// Where pages load dash.js from when nothing else is configured: the exact dash.js release the
+/// browser tests run, from the jsDelivr mirror of npm.
+pub const DEFAULT_JS_BASE: &str = "https://cdn.jsdelivr.net/npm/dashjs@5.2.1/dist/modern/umd/";
+
+const PAGE: &str = include_str!("player/page.html");
+const PLAYER_JS: &str = include_str!("player/player.js");
+const PLAYER_CSS: &str = include_str!("player/player.css");
+
+/// Where dash.js comes from, as configured on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct PlayerConfig {
+    /// A URL (absolute, or relative to the page) of the folder holding `dash.all.min.js` and
+    /// `dash.mss.min.js`.
+    pub js_base: Option<String>,
+    /// A local dash.js `dist` folder (or one containing the two files) to serve under `/_player/dashjs/`.
+    pub js_dir: Option<PathBuf>,
+}
+
+/// The resolved player configuration of a running server.
+#[derive(Debug, Clone)]
+pub struct PlayerAssets {
+    js_base: String,
+    /// The canonical local dash.js folder served under `/_player/dashjs/`.
+    dashjs_dir: Option<PathBuf>,
+}
+
+impl PlayerAssets {
+    /// Resolves `config`: an explicit base wins; else a local folder (given or found); else the CDN.
+    pub fn new(config: &PlayerConfig) -> Self {
+        let candidates: Vec<PathBuf> = match &config.js_dir {
+            Some(d) => vec![d.clone()],
+            None => {
+                vec![PathBuf::from("tests/browser/node_modules/dashjs/dist"), PathBuf::from("node_modules/dashjs/dist")]
+            }
+        };
+        let found = candidates.iter().find_map(|d| {
+            let dir = d.canonicalize().ok()?;
+            let sub = dashjs_subdir(&dir)?;
+            Some((dir, sub))
+        });
+        let (dashjs_dir, local_base) = match found {
+            Some((dir, sub)) => (Some(dir), Some(format!("/_player/dashjs/{sub}"))),
+            None => (None, None),
+        };
+        let js_base = config.js_base.clone().or(local_base).unwrap_or_else(|| DEFAULT_JS_BASE.to_string());
+        PlayerAssets { js_base, dashjs_dir }
+    }
+
+    /// The base URL pages load dash.js from.
+    pub fn js_base(&self) -> &str {
+        &self.js_base
+    }
+
+    /// The local dash.js folder, if one is served.
+    pub fn dashjs_dir(&self) -> Option<&Path> {
+        self.dashjs_dir.as_deref()
+    }
+
+    /// A file under `/_player/dashjs/…`, contained in the dash.js folder.
+    pub fn dashjs_file(&self, segments: &[String]) -> Result<(PathBuf, Stamp), CatalogError> {
+        let not_found = || CatalogError::NotFound(format!("_player/{}", segments.join("/")));
+        let (Some(dir), Some((first, rest))) = (&self.dashjs_dir, segments.split_first()) else {
+            return Err(not_found());
+        };
+        if first != "dashjs" || rest.is_empty() {
+            return Err(not_found());
+        }
+        let mut p = dir.clone();
+        rest.iter().for_each(|s| p.push(s));
+        let real = p.canonicalize().map_err(|_| not_found())?;
+        if !real.starts_with(dir) {
+            return Err(not_found());
+        }
+        let stamp = regular_file_stamp(&real).ok_or_else(not_found)?;
+        Ok((real, stamp))
+    }
+}
+
+/// The sub-folder (with trailing `/`, or empty) of a dash.js `dist` folder that holds both scripts.
+fn dashjs_subdir(dir: &Path) -> Option<String> {
+    ["", "modern/umd/", "dist/modern/umd/", "legacy/umd/"]
+        .into_iter()
+        .find(|sub| {
+            let d = dir.join(sub);
+            d.join("dash.all.min.js").is_file() && d.join("dash.mss.min.js").is_file()
+        })
+        .map(str::to_string)
+}
+
+/// ssfpack's own assets under `/_player/`: (body, content type).
+pub fn embedded_asset(name: &str) -> Option<(&'static str, &'static str)> {
+    match name {
+        "player.js" => Some((PLAYER_JS, "text/javascript; charset=utf-8")),
+        "player.css" => Some((PLAYER_CSS, "text/css; charset=utf-8")),
+        _ => None,
+    }
+}
+
+/// What a player page needs.
+#[derive(Debug, Clone)]
+pub struct Page<'a> {
+    pub title: &'a str,
+    /// Manifest URLs to try in order, relative to the page.
+    pub manifests: &'a [String],
+    /// Base URL of the dash.js scripts.
+    pub js_base: &'a str,
+}
+
+/// Renders a self-contained player page (the CSS and JS are inlined, so `NAME.html` is one file).
+pub fn render_page(page: &Page<'_>) -> String {
+    let config = serde_json::json!({ "jsBase": page.js_base, "manifests": page.manifests });
+    // JSON inside <script>: escape '<' so no "</script>" can close the element early.
+    let config = config.to_string().replace('<', "\\u003c");
+    PAGE.replace("{{CSS}}", PLAYER_CSS)
+        .replace("{{JS}}", PLAYER_JS)
+        .replace("{{CONFIG}}", &config)
+        .replace("{{TITLE}}", &escape_html(page.title))
+}
+
+/// Writes `DIR/NAME.html`: a player page that plays `NAME.ism/Manifest` from an origin
+/// (`ssfpack serve`) or, failing that, the pre-split `Manifest` next to it (static hosting).
+pub fn write_page(dir: &Path, name: &str, js_base: &str) -> std::io::Result<PathBuf> {
+    let manifests = [format!("{}/Manifest", encode_segment(&format!("{name}.ism"))), "Manifest".to_string()];
+    let html = render_page(&Page { title: name, manifests: &manifests, js_base });
+    let path = dir.join(format!("{name}.html"));
+    let tmp = dir.join(format!(".{name}.html.tmp"));
+    std::fs::write(&tmp, html)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// The `GET /` page: every presentation with links to its player and manifest.
+pub fn render_index(list: &[PresentationPath]) -> String {
+    let mut items = String::new();
+    for p in list {
+        let url = p.url_path();
+        let label = p.dirs.iter().chain(std::iter::once(&p.ism)).cloned().collect::<Vec<_>>().join("/");
+        items.push_str(&format!(
+            "<li><a class=\"play\" href=\"/{url}/player\">{}</a> · <a href=\"/{url}/Manifest\">Manifest</a></li>\n",
+            escape_html(&label)
+        ));
+    }
+    if items.is_empty() {
+        items.push_str("<li>No presentations (<code>*.ism</code>) found.</li>\n");
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ssfpack</title>\n<style>\n{PLAYER_CSS}</style>\n</head>\n<body>\n<main>\n<h1>Presentations</h1>\n<ul class=\"list\">\n{items}</ul>\n<p class=\"small\">ssfpack {} · Smooth Streaming origin</p>\n</main>\n</body>\n</html>\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_escapes_and_embeds_config() {
+        let m = ["a</script>.ism/Manifest".to_string()];
+        let html = render_page(&Page { title: "<b>x</b>", manifests: &m, js_base: "/js/" });
+        assert!(html.contains("<title>&lt;b&gt;x&lt;/b&gt;</title>"));
+        assert!(html.contains("a\\u003c/script>.ism/Manifest"));
+        assert!(!html.contains("{{"));
+        assert!(html.contains("dash.mss.min.js"));
+    }
+
+    #[test]
+    fn index_links() {
+        let list = [PresentationPath { dirs: vec!["a b".into()], ism: "m.ism".into() }];
+        let html = render_index(&list);
+        assert!(html.contains("href=\"/a%20b/m.ism/player\""), "{html}");
+        assert!(html.contains(">a b/m.ism</a>"));
+    }
+
+    #[test]
+    fn cdn_fallback() {
+        let a = PlayerAssets::new(&PlayerConfig { js_base: None, js_dir: Some("/nonexistent".into()) });
+        assert_eq!(a.js_base(), DEFAULT_JS_BASE);
+        assert!(a.dashjs_file(&["dashjs".into(), "x.js".into()]).is_err());
+    }
+}

@@ -1,0 +1,269 @@
+//! The HTTP side of the origin: one axum fallback handler that parses the IIS path grammar
+//! ([`super::url`]), asks the [`Catalog`] (inside `spawn_blocking`: every file access is blocking I/O)
+//! and answers. CORS, the access log and graceful shutdown are layers around it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::Router;
+use tower_http::cors::{Any, CorsLayer};
+
+use super::access_log::{self, AccessLog};
+use super::catalog::{regular_file_stamp, Catalog, CatalogError};
+use super::files::{self, bytes_response, not_modified, not_modified_response, set, CACHE_IMMUTABLE, CACHE_REVALIDATE};
+use super::player::{self, PlayerAssets};
+use super::url::{self, Route, UrlError};
+
+/// Shared state of the handlers.
+#[derive(Debug)]
+pub struct AppState {
+    pub catalog: Catalog,
+    pub player: PlayerAssets,
+}
+
+/// Builds the router: the handler, CORS for any origin (players are often hosted elsewhere), the
+/// access log.
+pub fn router(state: Arc<AppState>, log: AccessLog) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers(Any)
+        .max_age(std::time::Duration::from_secs(86_400));
+    Router::new()
+        .fallback(handle)
+        .with_state(state)
+        .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(log, access_log::middleware))
+}
+
+/// A short text response for a status.
+pub fn status_response(status: StatusCode) -> Response {
+    let text = format!("{} {}\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = status;
+    set(r.headers_mut(), header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    set(r.headers_mut(), header::CACHE_CONTROL, "no-store");
+    r
+}
+
+fn url_error(e: &UrlError) -> Response {
+    match e {
+        UrlError::BadRequest(_) => status_response(StatusCode::BAD_REQUEST),
+        UrlError::NotFound(_) => status_response(StatusCode::NOT_FOUND),
+    }
+}
+
+fn catalog_error(e: &CatalogError) -> Response {
+    match e {
+        CatalogError::NotFound(what) => {
+            tracing::debug!("404: {what}");
+            status_response(StatusCode::NOT_FOUND)
+        }
+        CatalogError::Broken(what) => {
+            tracing::warn!("500: {what}");
+            status_response(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Runs blocking catalog work off the runtime's worker threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+) -> Result<T, CatalogError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(CatalogError::Broken(format!("worker failed: {e}"))))
+}
+
+async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    if method == Method::OPTIONS {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        set(r.headers_mut(), header::ALLOW, "GET, HEAD, OPTIONS");
+        return r;
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = status_response(StatusCode::METHOD_NOT_ALLOWED);
+        set(r.headers_mut(), header::ALLOW, "GET, HEAD, OPTIONS");
+        return r;
+    }
+    let route = match url::parse(uri.path()) {
+        Ok(r) => r,
+        Err(e) => return url_error(&e),
+    };
+    match route {
+        Route::Index => index(&state, &method).await,
+        Route::PlayerAsset(segments) => player_asset(&state, &method, &headers, segments).await,
+        Route::Player(pres) => {
+            let st = state.clone();
+            let p = pres.clone();
+            match blocking(move || st.catalog.presentation(&p)).await {
+                Ok(_) => {
+                    let html = player::render_page(&player::Page {
+                        title: pres.name(),
+                        manifests: &["Manifest".to_string()],
+                        js_base: state.player.js_base(),
+                    });
+                    html_response(&method, html)
+                }
+                Err(e) => catalog_error(&e),
+            }
+        }
+        Route::Manifest(pres) => {
+            let st = state.clone();
+            let found = blocking(move || {
+                let p = st.catalog.presentation(&pres)?;
+                st.catalog.client_manifest(&p)
+            })
+            .await;
+            match found {
+                Ok((path, stamp)) => files::file_response(&method, &headers, &path, stamp, "text/xml").await,
+                Err(e) => catalog_error(&e),
+            }
+        }
+        Route::Fragment(pres, req) => fragment(&state, &method, &headers, pres, req).await,
+        Route::KeyFrames(_) => status_response(StatusCode::NOT_FOUND),
+        Route::File(segments) => {
+            let st = state.clone();
+            let name = segments.last().cloned().unwrap_or_default();
+            let found = blocking(move || {
+                let path = st.catalog.resolve(&segments)?;
+                let stamp = regular_file_stamp(&path).ok_or_else(|| CatalogError::NotFound(name.clone()))?;
+                Ok((path, stamp))
+            })
+            .await;
+            match found {
+                Ok((path, stamp)) => {
+                    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    let ctype = files::content_type(file_name);
+                    files::file_response(&method, &headers, &path, stamp, ctype).await
+                }
+                Err(e) => catalog_error(&e),
+            }
+        }
+    }
+}
+
+async fn fragment(
+    state: &Arc<AppState>,
+    method: &Method,
+    headers: &HeaderMap,
+    pres: url::PresentationPath,
+    req: url::FragmentRequest,
+) -> Response {
+    let st = state.clone();
+    let inm = headers.clone();
+    let head = method == Method::HEAD;
+    let found = blocking(move || {
+        let p = st.catalog.presentation(&pres)?;
+        let loc = st.catalog.locate(&p, &req)?;
+        // A revalidation or a HEAD needs no bytes.
+        let bytes = if head || not_modified(&inm, &loc.etag()) { None } else { Some(st.catalog.read(&loc)?) };
+        Ok((loc, bytes))
+    })
+    .await;
+    let (loc, bytes) = match found {
+        Ok(x) => x,
+        Err(e) => return catalog_error(&e),
+    };
+    let etag = loc.etag();
+    if not_modified(headers, &etag) {
+        return not_modified_response(&etag, CACHE_IMMUTABLE);
+    }
+    let ctype = match loc.kind {
+        crate::format::TrackKind::Audio => "audio/mp4",
+        crate::format::TrackKind::Video => "video/mp4",
+    };
+    match bytes {
+        Some(b) => bytes_response(method, b, ctype, &etag, CACHE_IMMUTABLE),
+        None => {
+            let mut r = bytes_response(method, Vec::new(), ctype, &etag, CACHE_IMMUTABLE);
+            set(r.headers_mut(), header::CONTENT_LENGTH, &loc.len.to_string());
+            r
+        }
+    }
+}
+
+async fn index(state: &Arc<AppState>, method: &Method) -> Response {
+    let st = state.clone();
+    match blocking(move || Ok(st.catalog.list())).await {
+        Ok(list) => html_response(method, player::render_index(&list)),
+        Err(e) => catalog_error(&e),
+    }
+}
+
+async fn player_asset(state: &Arc<AppState>, method: &Method, headers: &HeaderMap, segments: Vec<String>) -> Response {
+    if let [name] = segments.as_slice() {
+        if let Some((body, ctype)) = player::embedded_asset(name) {
+            let etag = format!("\"{}-{:x}\"", env!("CARGO_PKG_VERSION"), body.len());
+            if not_modified(headers, &etag) {
+                return not_modified_response(&etag, CACHE_REVALIDATE);
+            }
+            return bytes_response(method, body.as_bytes().to_vec(), ctype, &etag, CACHE_REVALIDATE);
+        }
+    }
+    let st = state.clone();
+    let found: Result<(PathBuf, _), _> = blocking(move || st.player.dashjs_file(&segments)).await;
+    match found {
+        Ok((path, stamp)) => {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            files::file_response(method, headers, &path, stamp, files::content_type(name)).await
+        }
+        Err(e) => catalog_error(&e),
+    }
+}
+
+fn html_response(method: &Method, html: String) -> Response {
+    let etag = format!("\"h{:x}\"", fnv(html.as_bytes()));
+    bytes_response(method, html.into_bytes(), "text/html; charset=utf-8", &etag, CACHE_REVALIDATE)
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    pub local_addr: SocketAddr,
+    /// The base URL player pages load dash.js from.
+    pub js_base: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, lets requests in flight finish, and waits for the server task.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits for the server task to end.
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Binds `addr` and serves `state` on the current tokio runtime until [`ServerHandle::shutdown`].
+pub async fn start(addr: SocketAddr, state: Arc<AppState>, log: AccessLog) -> std::io::Result<ServerHandle> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local_addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let js_base = state.player.js_base().to_string();
+    let app = router(state, log).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(ServerHandle { local_addr, js_base, shutdown: Some(tx), task })
+}

@@ -1,0 +1,147 @@
+//! The pre-split static layout: `Manifest` plus one file per fragment URL,
+//! `QualityLevels(B)/Fragments(TRACK=T)`, so nginx, S3 or any CDN can host a presentation with no origin.
+//!
+//! Every fragment file holds exactly the bytes `ssfpack serve` answers for that URL: both go through
+//! [`Catalog::fragment`]. `Manifest` is the client manifest byte for byte.
+//!
+//! Writing is atomic per run: everything is written into a hidden temporary folder inside the output
+//! folder, then each `QualityLevels(…)` folder is moved into place (a previous one is moved aside and
+//! deleted), and `Manifest` is renamed last, so a host never lists a manifest whose fragments are missing.
+
+use std::path::{Path, PathBuf};
+
+use crate::format::manifest::ClientManifest;
+
+use super::catalog::{Catalog, CatalogError};
+use super::url::{self, FragmentPart, FragmentRequest, Route};
+
+/// What a split wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitReport {
+    /// The folder holding `Manifest`.
+    pub out_dir: PathBuf,
+    pub fragments: usize,
+    pub bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Format(#[from] crate::format::FormatError),
+    #[error("stream {stream}: URL template {template:?} does not give IIS fragment URLs (QualityLevels(B)/Fragments(NAME=T))")]
+    Template { stream: String, template: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SplitError + '_ {
+    move |source| SplitError::Io { path: path.to_path_buf(), source }
+}
+
+/// Writes the static layout of `presentation_dir/ism_name` (`NAME.ism` or `NAME`) into
+/// `presentation_dir` itself, next to the `.ism`.
+pub fn write_static_layout(presentation_dir: &Path, ism_name: &str) -> Result<SplitReport, SplitError> {
+    write_static_layout_into(presentation_dir, ism_name, presentation_dir)
+}
+
+/// Writes the static layout of `presentation_dir/ism_name` into `out` (created if missing).
+pub fn write_static_layout_into(
+    presentation_dir: &Path,
+    ism_name: &str,
+    out: &Path,
+) -> Result<SplitReport, SplitError> {
+    let ism_file =
+        if ism_name.to_ascii_lowercase().ends_with(".ism") { ism_name.to_string() } else { format!("{ism_name}.ism") };
+    let catalog = Catalog::new(presentation_dir).map_err(io(presentation_dir))?;
+    let pres = catalog.presentation_at(&presentation_dir.join(&ism_file))?;
+    let (client_path, _) = catalog.client_manifest(&pres)?;
+    let client_bytes = std::fs::read(&client_path).map_err(io(&client_path))?;
+    let client_text = String::from_utf8_lossy(&client_bytes);
+    let client = ClientManifest::from_xml(&client_text, &client_path.display().to_string())?;
+
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let tmp = tempfile::Builder::new().prefix(".ssfpack-split-").tempdir_in(out).map_err(io(out))?;
+    let mut report = SplitReport { out_dir: out.to_path_buf(), fragments: 0, bytes: 0 };
+    let mut top_level: Vec<String> = Vec::new();
+    for stream in &client.streams {
+        for q in &stream.quality_levels {
+            for chunk in &stream.chunks {
+                let rel = stream.fragment_url(q.bitrate, chunk.t);
+                let req = FragmentRequest {
+                    bitrate: q.bitrate,
+                    track: stream.name.clone(),
+                    time: chunk.t,
+                    part: FragmentPart::Whole,
+                };
+                let segments = checked_segments(&rel, &req).ok_or_else(|| SplitError::Template {
+                    stream: stream.name.clone(),
+                    template: stream.url.clone(),
+                })?;
+                let (_, bytes) = catalog.fragment(&pres, &req)?;
+                let dir = tmp.path().join(&segments[0]);
+                if !top_level.contains(&segments[0]) {
+                    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                    top_level.push(segments[0].clone());
+                }
+                let file = dir.join(&segments[1]);
+                std::fs::write(&file, &bytes).map_err(io(&file))?;
+                report.fragments += 1;
+                report.bytes += bytes.len() as u64;
+            }
+        }
+    }
+    let manifest_tmp = tmp.path().join("Manifest");
+    std::fs::write(&manifest_tmp, &client_bytes).map_err(io(&manifest_tmp))?;
+
+    // Move into place: rung folders first (old ones aside, then deleted), Manifest last.
+    let trash = tempfile::Builder::new().prefix(".ssfpack-old-").tempdir_in(out).map_err(io(out))?;
+    for name in &top_level {
+        let target = out.join(name);
+        if target.symlink_metadata().is_ok() {
+            std::fs::rename(&target, trash.path().join(name)).map_err(io(&target))?;
+        }
+        std::fs::rename(tmp.path().join(name), &target).map_err(io(&target))?;
+    }
+    let manifest = out.join("Manifest");
+    std::fs::rename(&manifest_tmp, &manifest).map_err(io(&manifest))?;
+    Ok(report)
+}
+
+/// The two path segments of a fragment URL, if it is exactly the IIS URL the origin would parse for
+/// `req` (which also rules out anything that could leave the output folder).
+fn checked_segments(rel: &str, req: &FragmentRequest) -> Option<Vec<String>> {
+    if rel.contains('%') {
+        return None;
+    }
+    match url::parse(&format!("/x.ism/{rel}")) {
+        Ok(Route::Fragment(_, parsed)) if &parsed == req => {}
+        _ => return None,
+    }
+    let segments: Vec<String> = rel.split('/').map(str::to_string).collect();
+    (segments.len() == 2).then_some(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_checked() {
+        let req = FragmentRequest { bitrate: 5, track: "video".into(), time: 7, part: FragmentPart::Whole };
+        assert_eq!(
+            checked_segments("QualityLevels(5)/Fragments(video=7)", &req),
+            Some(vec!["QualityLevels(5)".to_string(), "Fragments(video=7)".to_string()])
+        );
+        assert_eq!(checked_segments("../QualityLevels(5)/Fragments(video=7)", &req), None);
+        assert_eq!(checked_segments("QualityLevels(5)/Fragments(audio=7)", &req), None);
+        assert_eq!(checked_segments("QualityLevels(5)/Fragments(video=8)", &req), None);
+        // A static server decodes URLs: a file name must be the decoded form.
+        assert_eq!(checked_segments("QualityLevels%285%29/Fragments(video=7)", &req), None);
+    }
+}
