@@ -10,4 +10,6 @@
 
 pub mod cli;
 pub mod format;
+pub mod media;
 pub mod origin;
+pub mod pipeline;

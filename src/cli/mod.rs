@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod inspect;
+mod package;
 mod serve;
 mod split;
 
@@ -48,6 +49,40 @@ pub struct PackageArgs {
     /// Output folder (created; must not exist unless --force).
     #[arg(short, long, required = true)]
     pub output: Option<PathBuf>,
+    /// Video rungs: `auto` (derived from the source), a preset (azure-1080p, hd, sd, mobile), or
+    /// WxH@BITRATE[,WxH@BITRATE...] (e.g. 1280x720@2500k,640x360@800k; -1 for a side keeps the aspect).
+    #[arg(long, value_name = "LADDER", default_value = "auto", value_parser = parse_ladder_arg)]
+    pub ladder: crate::pipeline::ladder::LadderSpec,
+    /// Fragment duration in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub fragment_duration: f64,
+    /// x264 preset (speed/quality trade-off).
+    #[arg(long, value_name = "NAME", default_value = "fast", value_parser = [
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"])]
+    pub x264_preset: String,
+    /// AAC-LC bitrate per audio track (e.g. 128k).
+    #[arg(long, value_name = "BITRATE", default_value = "128k", value_parser = parse_bitrate_arg)]
+    pub audio_bitrate: u32,
+    /// Base name of the output files (default: the input file's stem).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Replace an existing output folder (only once the new presentation is complete).
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bars and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print a machine-readable summary (rungs, files, sizes, duration, elapsed, speed) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_ladder_arg(s: &str) -> Result<crate::pipeline::ladder::LadderSpec, String> {
+    crate::pipeline::ladder::parse_ladder(s).map_err(|e| e.to_string())
+}
+
+fn parse_bitrate_arg(s: &str) -> Result<u32, String> {
+    crate::pipeline::ladder::parse_bitrate(s).map_err(|e| e.to_string())
 }
 
 /// Parses arguments, runs the command, prints errors as one line, returns the exit code.
@@ -69,7 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Dump(args)) => inspect::dump(args),
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::Split(args)) => split::split(args),
-        None => anyhow::bail!("packaging is not wired yet: {:?}", cli.package.input),
+        None => package::run(cli.package),
     }
 }
 

@@ -1,0 +1,85 @@
+//! `ssfpack INPUT -o DIR`: options → [`crate::pipeline::package`], signals, summary, exit code.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::PackageArgs;
+use crate::pipeline::{self, PackageOptions, PipelineError, Summary};
+
+/// Runs the packaging job. Exit codes: 0 done, 1 failed, 130 (SIGINT) / 143 (SIGTERM) interrupted;
+/// in every failure case no output folder is left behind and an existing one is untouched.
+pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
+    let input = args.input.context("missing INPUT")?;
+    let output = args.output.context("missing -o DIR")?;
+    let signal = Arc::new(AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
+            .context("installing the signal handlers")?;
+    }
+    let opts = PackageOptions {
+        input: input.clone(),
+        output,
+        name: args.name,
+        ladder: args.ladder,
+        fragment_duration: args.fragment_duration,
+        x264_preset: args.x264_preset,
+        audio_bitrate: args.audio_bitrate,
+        force: args.force,
+        quiet: args.quiet || args.json,
+    };
+    match pipeline::package(&opts, &signal) {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON summary")?);
+            } else if !args.quiet {
+                print_summary(&summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(PipelineError::Interrupted(sig)) => {
+            eprintln!("ssfpack: interrupted (signal {sig}); no output was written");
+            Ok(ExitCode::from(128u8.saturating_add(sig as u8)))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("packaging {}", input.display()))),
+    }
+}
+
+fn print_summary(s: &Summary) {
+    println!(
+        "{}: {} files, {:.1} MB, {:.2} s of media in {:.1} s ({:.2}x realtime)",
+        s.output,
+        s.files.len(),
+        s.total_bytes as f64 / 1e6,
+        s.duration,
+        s.elapsed,
+        s.speed
+    );
+    for r in &s.rungs {
+        println!(
+            "  {:<28} {:>5}x{:<5} {:>6}k  {:>4} fragments  {:>9} bytes",
+            r.file,
+            r.width,
+            r.height,
+            r.bitrate / 1000,
+            r.fragments,
+            r.bytes
+        );
+    }
+    for a in &s.audio {
+        println!(
+            "  {:<28} {:>5} Hz {}ch {:>6}k  {:>4} fragments  {:>9} bytes  ({}, {})",
+            a.file,
+            a.sample_rate,
+            a.channels,
+            a.bitrate / 1000,
+            a.fragments,
+            a.bytes,
+            a.name,
+            a.language
+        );
+    }
+    println!("  {}.ism, {}.ismc", s.name, s.name);
+}

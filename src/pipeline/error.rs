@@ -1,0 +1,46 @@
+//! Typed errors of the packaging job; each names the input, output file or rung concerned.
+
+use std::path::PathBuf;
+
+use crate::format::FormatError;
+use crate::media::MediaError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("{context}: {source}")]
+    Format {
+        context: String,
+        #[source]
+        source: FormatError,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} already exists (use --force to replace it)", path.display())]
+    Exists { path: PathBuf },
+    #[error("{0}")]
+    Invalid(String),
+    /// SIGINT or SIGTERM arrived; the partial output was removed.
+    #[error("interrupted by signal {0}; nothing was written")]
+    Interrupted(i32),
+    /// Another worker failed first; its error is the one reported.
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}: worker thread panicked")]
+    Panicked(String),
+}
+
+impl PipelineError {
+    pub fn format(context: impl Into<String>, source: FormatError) -> Self {
+        PipelineError::Format { context: context.into(), source }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        PipelineError::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,494 @@
+//! The main job, `ssfpack INPUT -o DIR`: decode the source once, fan its frames out over bounded
+//! channels to one worker per video rung (scale + libx264 + fragment + write) and one per audio track
+//! (resample + AAC + fragment + write), then write the manifests and publish the folder atomically.
+//!
+//! ```text
+//!   decode thread ──Arc<SourceFrame>──▶ rung 0 worker ─▶ NAME_6000k.ismv
+//!        │        ──Arc<SourceFrame>──▶ rung 1 worker ─▶ NAME_3400k.ismv …
+//!        └────────────AudioPiece─────▶ audio worker  ─▶ NAME_audio.isma
+//! ```
+//!
+//! The decode thread owns the timeline: it rebases timestamps so the first video frame is at 0, and
+//! marks the fragment boundaries (first frame at or after each `k × D`) once, so every rung forces
+//! its IDRs on the same frames. Channels hold a few frames each, so memory stays flat whatever the
+//! input's length. The first error cancels everything; SIGINT/SIGTERM do too.
+
+pub mod audio;
+pub mod error;
+pub mod ladder;
+pub mod output;
+pub mod progress;
+pub mod timeline;
+pub mod video;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, Sender};
+use serde::Serialize;
+
+use crate::format::presentation::{write_manifests, TrackOutput};
+use crate::format::TIMESCALE;
+use crate::media::aac::AacSettings;
+use crate::media::input::{AudioInfo, Decoded, Source, VideoInfo};
+use crate::media::x264::H264Settings;
+use crate::media::{self, AudioFrame, Ratio, VideoFrame};
+
+pub use error::PipelineError;
+use ladder::{LadderSpec, Rung};
+use progress::{Bar, Progress};
+use timeline::{seconds_to_ticks, to_ticks, FragmentGrid, VideoClock};
+
+/// Frames buffered per rung channel.
+const VIDEO_QUEUE: usize = 8;
+/// Decoded audio frames buffered per audio track.
+const AUDIO_QUEUE: usize = 64;
+
+/// The options of `ssfpack INPUT -o DIR`.
+#[derive(Debug, Clone)]
+pub struct PackageOptions {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// Base name of the files; default: the input's file stem.
+    pub name: Option<String>,
+    pub ladder: LadderSpec,
+    /// Fragment duration in seconds.
+    pub fragment_duration: f64,
+    pub x264_preset: String,
+    /// AAC bitrate, bits per second.
+    pub audio_bitrate: u32,
+    pub force: bool,
+    /// No progress bars.
+    pub quiet: bool,
+}
+
+/// What was written, for people (`--quiet` off) and CI (`--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub input: String,
+    pub output: String,
+    pub name: String,
+    /// Presentation duration, seconds (end of the longest track).
+    pub duration: f64,
+    /// Wall-clock time of the whole job, seconds.
+    pub elapsed: f64,
+    /// `duration / elapsed`.
+    pub speed: f64,
+    pub fragment_duration: f64,
+    pub rungs: Vec<RungSummary>,
+    pub audio: Vec<AudioSummary>,
+    /// Every file in the folder (manifests included), with its size.
+    pub files: Vec<FileSummary>,
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RungSummary {
+    pub file: String,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate: u32,
+    pub fragments: usize,
+    pub frames: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AudioSummary {
+    pub file: String,
+    pub name: String,
+    pub language: String,
+    pub bitrate: u32,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub fragments: usize,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSummary {
+    pub file: String,
+    pub bytes: u64,
+}
+
+/// Packages `opts.input` into `opts.output`. `signal` is set (to the signal number) by the
+/// caller's SIGINT/SIGTERM handler; the job then stops and removes its partial output.
+pub fn package(opts: &PackageOptions, signal: &AtomicUsize) -> Result<Summary, PipelineError> {
+    let started = Instant::now();
+    let name = presentation_name(opts)?;
+    if !(opts.fragment_duration.is_finite() && (0.1..=60.0).contains(&opts.fragment_duration)) {
+        return Err(PipelineError::Invalid(format!(
+            "--fragment-duration {}: must be between 0.1 and 60 seconds",
+            opts.fragment_duration
+        )));
+    }
+    let staging = output::Staging::prepare(&opts.output, &name, opts.force)?;
+    media::init()?;
+    let mut source = Source::open(&opts.input)?;
+    let video_info = source.video().cloned();
+    let audio_infos: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
+    let fragment = seconds_to_ticks(opts.fragment_duration);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let rung_jobs = match &video_info {
+        Some(v) => rung_jobs(opts, &name, staging.path(), v, fragment, cores),
+        None => Vec::new(),
+    };
+    let audio_jobs: Vec<audio::AudioJob> = audio_infos
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let file = output::audio_file(&name, &a.language, i, audio_infos.len());
+            audio::AudioJob {
+                path: staging.path().join(&file),
+                file,
+                track_id: 2 + i as u32,
+                name: output::audio_stream_name(i),
+                language: a.language.clone(),
+                settings: AacSettings::for_source(a.sample_rate, a.channels, u64::from(opts.audio_bitrate)),
+                fragment,
+            }
+        })
+        .collect();
+
+    let progress = Progress::new(opts.quiet, source.duration());
+    let cancel = AtomicBool::new(false);
+    let (decoded, results) = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        let mut video_txs = Vec::new();
+        for job in rung_jobs {
+            let (tx, rx) = bounded(VIDEO_QUEUE);
+            let total = video_info.as_ref().and_then(estimated_frames);
+            let bar = progress.track(&job.file, total);
+            let cancel = &cancel;
+            let label = job.file.clone();
+            handles.push((label, scope.spawn(move || cancel_on_error(cancel, video::run(job, rx, cancel, bar)))));
+            video_txs.push(tx);
+        }
+        let mut audio_txs = Vec::new();
+        for job in audio_jobs {
+            let (tx, rx) = bounded(AUDIO_QUEUE);
+            let total = source.duration().map(|d| (d * f64::from(job.settings.sample_rate) / 1024.0).ceil() as u64);
+            let bar = progress.track(&job.file, total);
+            let cancel = &cancel;
+            let label = job.file.clone();
+            handles.push((label, scope.spawn(move || cancel_on_error(cancel, audio::run(job, rx, cancel, bar)))));
+            audio_txs.push(tx);
+        }
+        let fan = Fanout { video: video_txs, audio: audio_txs, cancel: &cancel, signal };
+        let decoded = decode(&mut source, video_info.as_ref(), &audio_infos, fragment, fan, progress.overall());
+        if decoded.is_err() {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        let results: Vec<Result<TrackOutput, PipelineError>> =
+            handles.into_iter().map(|(label, h)| h.join().unwrap_or(Err(PipelineError::Panicked(label)))).collect();
+        (decoded, results)
+    });
+    progress.finish();
+
+    let sig = signal.load(Ordering::SeqCst);
+    if sig != 0 {
+        return Err(PipelineError::Interrupted(sig as i32));
+    }
+    let decoded = match decoded {
+        Err(PipelineError::Cancelled) => None,
+        Err(e) => return Err(e),
+        Ok(stats) => Some(stats),
+    };
+    let mut outputs = Vec::new();
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok(o) => outputs.push(o),
+            Err(PipelineError::Cancelled) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let stats = decoded.ok_or(PipelineError::Cancelled)?;
+    if video_info.is_some() && stats.frames == 0 {
+        return Err(PipelineError::Invalid(format!("{}: no video frame could be decoded", opts.input.display())));
+    }
+    write_manifests(staging.path(), &name, &outputs)
+        .map_err(|e| PipelineError::format(format!("{name}.ism/.ismc"), e))?;
+    let dir = staging.commit()?;
+    summarize(opts, &name, &dir, &outputs, &stats, started)
+}
+
+fn presentation_name(opts: &PackageOptions) -> Result<String, PipelineError> {
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => opts.input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+        return Err(PipelineError::Invalid(format!("`{name}` is not a usable presentation name (use --name)")));
+    }
+    Ok(name)
+}
+
+fn rung_jobs(
+    opts: &PackageOptions,
+    name: &str,
+    dir: &Path,
+    v: &VideoInfo,
+    fragment: u64,
+    cores: usize,
+) -> Vec<video::RungJob> {
+    let sar = v.sample_aspect.map(|r| (r.num, r.den));
+    let display = ladder::display_size(v.width, v.height, sar, v.rotation);
+    let rungs = ladder::resolve(&opts.ladder, display);
+    let rate = v.frame_rate.unwrap_or(Ratio::new(25, 1));
+    let fps = rate.num as f64 / rate.den.max(1) as f64;
+    let per_fragment = (opts.fragment_duration * fps).ceil().clamp(1.0, 10_000.0) as u32;
+    let threads = x264_threads(&rungs, cores);
+    rungs
+        .into_iter()
+        .zip(threads)
+        .map(|(rung, threads)| {
+            let file = output::video_file(name, rung.bitrate);
+            video::RungJob {
+                path: dir.join(&file),
+                file,
+                track_id: 1,
+                settings: H264Settings {
+                    width: rung.width,
+                    height: rung.height,
+                    bitrate: u64::from(rung.bitrate),
+                    preset: opts.x264_preset.clone(),
+                    threads,
+                    keyint: 2 * per_fragment,
+                    frame_rate: rate,
+                },
+                rung,
+                rotation: v.rotation,
+                fragment,
+            }
+        })
+        .collect()
+}
+
+/// x264 threads per rung: the cores shared in proportion to each rung's pixels, at least one each,
+/// so N parallel encoders don't oversubscribe the machine.
+pub fn x264_threads(rungs: &[Rung], cores: usize) -> Vec<usize> {
+    let pixels: Vec<u64> = rungs.iter().map(|r| u64::from(r.width) * u64::from(r.height)).collect();
+    let total: u64 = pixels.iter().sum::<u64>().max(1);
+    pixels.iter().map(|&p| ((cores as f64 * p as f64 / total as f64).round() as usize).clamp(1, 16)).collect()
+}
+
+fn estimated_frames(v: &VideoInfo) -> Option<u64> {
+    v.frames.or_else(|| {
+        let rate = v.frame_rate?;
+        Some((v.duration? * rate.num as f64 / rate.den as f64).round() as u64)
+    })
+}
+
+fn cancel_on_error<T>(cancel: &AtomicBool, r: Result<T, PipelineError>) -> Result<T, PipelineError> {
+    if r.is_err() {
+        cancel.store(true, Ordering::SeqCst);
+    }
+    r
+}
+
+struct Fanout<'a> {
+    video: Vec<Sender<Arc<video::SourceFrame>>>,
+    audio: Vec<Sender<audio::AudioPiece>>,
+    cancel: &'a AtomicBool,
+    signal: &'a AtomicUsize,
+}
+
+impl Fanout<'_> {
+    fn check(&self) -> Result<(), PipelineError> {
+        let sig = self.signal.load(Ordering::Relaxed);
+        if sig != 0 {
+            self.cancel.store(true, Ordering::SeqCst);
+            return Err(PipelineError::Interrupted(sig as i32));
+        }
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(PipelineError::Cancelled);
+        }
+        Ok(())
+    }
+
+    fn video(&self, frame: VideoFrame, pts: i64, duration: i64, boundary: bool) -> Result<(), PipelineError> {
+        let shared = Arc::new(video::SourceFrame {
+            frame,
+            pts,
+            duration: duration.clamp(1, i64::from(u32::MAX)) as u32,
+            boundary,
+        });
+        for tx in &self.video {
+            // A closed channel means that worker stopped on an error: it is the one reported.
+            tx.send(Arc::clone(&shared)).map_err(|_| PipelineError::Cancelled)?;
+        }
+        Ok(())
+    }
+
+    fn audio(&self, track: usize, frame: AudioFrame, pts: i64) -> Result<(), PipelineError> {
+        match self.audio.get(track) {
+            Some(tx) => tx.send(audio::AudioPiece { frame, pts }).map_err(|_| PipelineError::Cancelled),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the decode loop saw.
+#[derive(Debug, Clone, Default)]
+struct DecodeStats {
+    frames: u64,
+    dropped: u64,
+}
+
+/// The decode thread: one pass over the source, frames rebased to the presentation timeline and
+/// sent to every worker.
+fn decode(
+    source: &mut Source,
+    video_info: Option<&VideoInfo>,
+    audio_infos: &[AudioInfo],
+    fragment: u64,
+    fan: Fanout<'_>,
+    overall: &Bar,
+) -> Result<DecodeStats, PipelineError> {
+    let rate = video_info.and_then(|v| v.frame_rate).unwrap_or(Ratio::new(25, 1));
+    let nominal = to_ticks(1, Ratio::new(rate.den, rate.num.max(1)));
+    let tb = video_info.map_or(Ratio::new(1, 1), |v| v.time_base);
+    let mut clock = VideoClock::new(tb, nominal);
+    let mut grid = FragmentGrid::new(fragment);
+    let mut stats = DecodeStats::default();
+    // The frame waiting for its successor (its duration is the gap to the next one).
+    let mut held: Option<(VideoFrame, i64, bool, i64)> = None;
+    let mut last_duration = nominal;
+    // Audio decoded before the first video frame: it needs the origin the video defines.
+    let mut backlog: Vec<(usize, AudioFrame)> = Vec::new();
+    let mut origin: Option<i64> = None;
+    let audio_ticks = |track: usize, f: &AudioFrame| -> Option<i64> {
+        let tb = audio_infos.get(track)?.time_base;
+        f.timestamp().map(|t| to_ticks(t, tb))
+    };
+    while let Some(decoded) = source.next_frame()? {
+        fan.check()?;
+        match decoded {
+            Decoded::Video(frame) => {
+                let packet_duration = to_ticks(frame.packet().duration, tb);
+                let Some(pts) = clock.stamp(frame.timestamp()) else {
+                    stats.dropped += 1;
+                    continue;
+                };
+                if origin.is_none() {
+                    let o = clock.origin().unwrap_or(0);
+                    origin = Some(o);
+                    for (track, f) in backlog.drain(..) {
+                        let t = audio_ticks(track, &f).map_or(0, |t| t - o);
+                        fan.audio(track, f, t)?;
+                    }
+                }
+                if let Some((prev, prev_pts, prev_boundary, _)) = held.take() {
+                    last_duration = pts - prev_pts;
+                    fan.video(prev, prev_pts, last_duration, prev_boundary)?;
+                }
+                let boundary = grid.is_boundary(pts);
+                held = Some((frame, pts, boundary, packet_duration));
+                stats.frames += 1;
+                overall.media(pts);
+            }
+            Decoded::Audio { track, frame } => {
+                let abs = audio_ticks(track, &frame);
+                let o = match origin {
+                    Some(o) => o,
+                    None if video_info.is_some() => {
+                        backlog.push((track, frame));
+                        continue;
+                    }
+                    None => *origin.insert(abs.unwrap_or(0)),
+                };
+                let t = abs.map_or(0, |a| a - o);
+                if video_info.is_none() {
+                    overall.media(t);
+                }
+                fan.audio(track, frame, t)?;
+            }
+        }
+    }
+    if let Some((frame, pts, boundary, packet_duration)) = held.take() {
+        let duration = if packet_duration > 0 { packet_duration } else { last_duration };
+        fan.video(frame, pts, duration, boundary)?;
+    }
+    // No video frame at all: the audio defines the origin.
+    let o = origin.unwrap_or_else(|| backlog.first().and_then(|(t, f)| audio_ticks(*t, f)).unwrap_or(0));
+    for (track, f) in backlog.drain(..) {
+        let t = audio_ticks(track, &f).map_or(0, |t| t - o);
+        fan.audio(track, f, t)?;
+    }
+    if stats.dropped > 0 {
+        tracing::warn!("dropped {} video frames with repeated timestamps", stats.dropped);
+    }
+    Ok(stats)
+}
+
+fn summarize(
+    opts: &PackageOptions,
+    name: &str,
+    dir: &Path,
+    outputs: &[TrackOutput],
+    stats: &DecodeStats,
+    started: Instant,
+) -> Result<Summary, PipelineError> {
+    let size = |file: &str| -> Result<u64, PipelineError> {
+        let p = dir.join(file);
+        std::fs::metadata(&p).map(|m| m.len()).map_err(|e| PipelineError::io(p, e))
+    };
+    let mut files = Vec::new();
+    for f in [format!("{name}.ism"), format!("{name}.ismc")] {
+        files.push(FileSummary { bytes: size(&f)?, file: f });
+    }
+    let mut rungs = Vec::new();
+    let mut audio = Vec::new();
+    let mut end = 0u64;
+    for o in outputs {
+        let bytes = size(&o.file)?;
+        files.push(FileSummary { file: o.file.clone(), bytes });
+        if let Some(last) = o.fragments.last() {
+            end = end.max(last.time + last.duration);
+        }
+        match &o.track.codec {
+            crate::format::CodecConfig::H264(c) => rungs.push(RungSummary {
+                file: o.file.clone(),
+                width: c.width,
+                height: c.height,
+                bitrate: o.track.bitrate,
+                fragments: o.fragments.len(),
+                frames: stats.frames,
+                bytes,
+            }),
+            crate::format::CodecConfig::Aac(c) => audio.push(AudioSummary {
+                file: o.file.clone(),
+                name: o.track.name.clone(),
+                language: o.track.language.clone(),
+                bitrate: o.track.bitrate,
+                sample_rate: c.sample_rate,
+                channels: c.channels,
+                fragments: o.fragments.len(),
+                bytes,
+            }),
+        }
+    }
+    let duration = end as f64 / TIMESCALE as f64;
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(Summary {
+        input: opts.input.display().to_string(),
+        output: opts.output.display().to_string(),
+        name: name.to_string(),
+        duration,
+        elapsed,
+        speed: if elapsed > 0.0 { duration / elapsed } else { 0.0 },
+        fragment_duration: opts.fragment_duration,
+        total_bytes: files.iter().map(|f| f.bytes).sum(),
+        rungs,
+        audio,
+        files,
+    })
+}
