@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod inspect;
+mod pack;
 mod package;
 mod serve;
 mod split;
@@ -38,6 +39,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Write the pre-split static layout (`Manifest`, `QualityLevels(B)/Fragments(…)`) of a presentation.
     Split(split::SplitArgs),
+    /// Package existing H.264/AAC renditions without re-encoding (`pack --copy IN1 IN2 … -o DIR`).
+    Pack(pack::PackArgs),
 }
 
 /// `ssfpack INPUT -o DIR`: encode an aligned H.264/AAC ladder and write a presentation.
@@ -104,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Dump(args)) => inspect::dump(args),
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::Split(args)) => split::split(args),
+        Some(Command::Pack(args)) => pack::run(args),
         None => package::run(cli.package),
     }
 }

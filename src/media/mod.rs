@@ -3,6 +3,7 @@
 //! it is sound in a `// SAFETY:` comment). Everything above it sees plain Rust types and typed errors.
 
 pub mod aac;
+pub mod demux;
 mod error;
 pub mod input;
 pub mod scale;

@@ -14,6 +14,7 @@
 //! input's length. The first error cancels everything; SIGINT/SIGTERM do too.
 
 pub mod audio;
+pub mod copy;
 pub mod error;
 pub mod ladder;
 pub mod output;

@@ -1,0 +1,144 @@
+//! `ssfpack pack --copy IN… -o DIR`: package renditions that are already H.264/AAC without
+//! re-encoding ([`crate::pipeline::copy`]), with the encode job's atomic output, progress and `--json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::format::TIMESCALE;
+use crate::pipeline::copy::{self, CopyError, CopyOptions};
+use crate::pipeline::Summary;
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  ssfpack pack --copy movie_3000k.mp4 movie_1500k.mp4 movie_800k.mp4 -o Movie\n  \
+                        ssfpack pack --copy movie.mp4 --audio movie_eng.m4a --audio movie_fra.m4a -o Movie")]
+pub struct PackArgs {
+    /// Input files: every H.264 video track becomes a rung; the first file's AAC audio becomes the
+    /// audio track(s) unless --audio is given.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder (created; must not exist unless --force).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Copy the streams as they are (no decoding, no encoding). Required: packaging several
+    /// renditions is only possible by copying.
+    #[arg(long)]
+    pub copy: bool,
+    /// Take the audio track(s) from these files instead of the first input (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub audio: Vec<PathBuf>,
+    /// Minimum fragment duration in seconds: each fragment ends at the first keyframe common to
+    /// all rungs at least this long after its start.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub fragment_duration: f64,
+    /// Bitrates of the video rungs, in input order (e.g. 3000k,1500k); default: measured.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_bitrate_arg)]
+    pub bitrates: Vec<u32>,
+    /// Base name of the output files (default: the first input's stem).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Replace an existing output folder (only once the new presentation is complete).
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bars and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print a machine-readable summary on stdout (the same fields as the encode job's).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_bitrate_arg(s: &str) -> Result<u32, String> {
+    crate::pipeline::ladder::parse_bitrate(s).map_err(|e| e.to_string())
+}
+
+/// Exit codes: 0 done, 1 failed or refused, 2 usage, 130/143 interrupted; on failure no output
+/// folder is left behind and an existing one is untouched.
+pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
+    if !args.copy {
+        eprintln!(
+            "ssfpack: error: `pack` needs --copy (it packages existing H.264/AAC renditions as they are); \
+             to encode a ladder from one file, run `ssfpack INPUT -o DIR`"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if !(args.fragment_duration.is_finite() && (0.1..=60.0).contains(&args.fragment_duration)) {
+        eprintln!("ssfpack: error: --fragment-duration {}: must be between 0.1 and 60 seconds", args.fragment_duration);
+        return Ok(ExitCode::from(2));
+    }
+    let signal = Arc::new(AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
+            .context("installing the signal handlers")?;
+    }
+    let opts = CopyOptions {
+        inputs: args.inputs,
+        audio: args.audio,
+        output: args.output,
+        name: args.name,
+        fragment_duration: (args.fragment_duration * TIMESCALE as f64).round() as u64,
+        bitrates: args.bitrates,
+        force: args.force,
+        quiet: args.quiet || args.json,
+    };
+    match copy::run(&opts, &signal) {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON summary")?);
+            } else if !args.quiet {
+                print_summary(&summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(CopyError::Interrupted(sig)) => {
+            eprintln!("ssfpack: interrupted (signal {sig}); no output was written");
+            Ok(ExitCode::from(128u8.saturating_add(sig as u8)))
+        }
+        Err(CopyError::Usage(message)) => {
+            eprintln!("ssfpack: error: {message}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("packaging with --copy")),
+    }
+}
+
+fn print_summary(s: &Summary) {
+    println!(
+        "{}: {} files, {:.1} MB, {:.2} s of media copied in {:.2} s ({:.0}x realtime)",
+        s.output,
+        s.files.len(),
+        s.total_bytes as f64 / 1e6,
+        s.duration,
+        s.elapsed,
+        s.speed
+    );
+    for r in &s.rungs {
+        println!(
+            "  {:<28} {:>5}x{:<5} {:>6}k  {:>4} fragments  {:>9} bytes",
+            r.file,
+            r.width,
+            r.height,
+            r.bitrate / 1000,
+            r.fragments,
+            r.bytes
+        );
+    }
+    for a in &s.audio {
+        println!(
+            "  {:<28} {:>5} Hz {}ch {:>6}k  {:>4} fragments  {:>9} bytes  ({}, {})",
+            a.file,
+            a.sample_rate,
+            a.channels,
+            a.bitrate / 1000,
+            a.fragments,
+            a.bytes,
+            a.name,
+            a.language
+        );
+    }
+    println!("  {}.ism, {}.ismc", s.name, s.name);
+}
