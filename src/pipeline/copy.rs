@@ -337,6 +337,7 @@ fn plan(opts: &CopyOptions) -> Result<(String, Vec<Job>), CopyError> {
             time,
             nearest: None,
         })?;
+        check_idrs(&t, &starts)?;
         let bitrate = match opts.bitrates.get(i) {
             Some(&b) => b,
             None => measured_bitrate(&t, &used),
@@ -368,6 +369,27 @@ fn plan(opts: &CopyOptions) -> Result<(String, Vec<Job>), CopyError> {
         jobs.push(Job { file: audio_file(&name, &t.language, i, count), track: t, info, starts, times });
     }
     Ok((name, jobs))
+}
+
+/// Every fragment of a video rung must start with an IDR picture: reads each cut's keyframe now, so
+/// that a stream with non-IDR keyframes (x264's open GOP) is refused before anything is written.
+fn check_idrs(t: &SourceTrack, starts: &[usize]) -> Result<(), CopyError> {
+    let file = File::open(&t.path).map_err(|e| CopyError::Io { path: t.path.clone(), source: e })?;
+    for &i in starts {
+        let Some(s) = t.samples.get(i) else { continue };
+        if !avc::sample_is_idr(&source::read_sample(&file, t, s)?) {
+            return Err(not_idr(t, s.pts));
+        }
+    }
+    Ok(())
+}
+
+fn not_idr(t: &SourceTrack, time: i64) -> CopyError {
+    CopyError::OpenGop {
+        path: t.path.clone(),
+        time,
+        detail: format!("track {}: the keyframe is not an IDR picture, so a fragment cannot start there", t.track_id),
+    }
 }
 
 fn gop_error(t: &SourceTrack, p: CutProblem) -> CopyError {
@@ -438,11 +460,7 @@ fn write_track(job: &Job, dir: &Path, bar: &Bar, overall: Option<&Bar>, stop: &S
             bar.frame(s.pts);
             let idr = video && s.sync && avc::sample_is_idr(&data);
             if video && j == 0 && !idr {
-                return Err(CopyError::OpenGop {
-                    path: t.path.clone(),
-                    time: s.pts,
-                    detail: format!("track {}: the keyframe is not an IDR picture", t.track_id),
-                });
+                return Err(not_idr(t, s.pts));
             }
             let pts = s.pts;
             samples.push(Sample { pts, duration: s.duration, sync: if video { idr } else { true }, data });
