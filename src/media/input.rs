@@ -323,8 +323,9 @@ mod tests {
         let one = 1 << 16;
         assert_eq!(display_matrix_rotation(&matrix(one, 0, 0, one)), Some(0));
         assert_eq!(display_matrix_rotation(&matrix(0, one, -one, 0)), Some(90));
-        // av_display_rotation_set(90) (counter-clockwise 90, MP4 `rotate=90`... see the test
-        // package_rotation) is a clockwise 270 for `-autorotate`.
+        // What FFmpeg 5.1 writes for an MP4 `rotate=90` tag (ffprobe shows `rotation=90`):
+        // `ffmpeg -autorotate` turns it with transpose=cclock, i.e. clockwise 270 (checked against
+        // ffmpeg's own output in tests/package_generated.rs).
         assert_eq!(display_matrix_rotation(&matrix(0, -one, one, 0)), Some(270));
         assert_eq!(display_matrix_rotation(&matrix(-one, 0, 0, -one)), Some(180));
         assert_eq!(display_matrix_rotation(&[0; 8]), None);

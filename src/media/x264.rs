@@ -17,7 +17,7 @@ pub struct H264Settings {
     pub bitrate: u64,
     /// x264 preset (`ultrafast` … `placebo`).
     pub preset: String,
-    /// x264 frame threads for this rung (the pipeline shares the cores among the rungs).
+    /// x264 threads for this rung (1 keeps the output reproducible: see `pipeline::x264_threads`).
     pub threads: usize,
     /// Longest GOP x264 may choose on its own. The pipeline forces an IDR at every fragment
     /// boundary; this only has to be longer than a fragment so x264 adds none in between.

@@ -273,12 +273,15 @@ fn rung_jobs(
         .collect()
 }
 
-/// x264 threads per rung: the cores shared in proportion to each rung's pixels, at least one each,
-/// so N parallel encoders don't oversubscribe the machine.
-pub fn x264_threads(rungs: &[Rung], cores: usize) -> Vec<usize> {
-    let pixels: Vec<u64> = rungs.iter().map(|r| u64::from(r.width) * u64::from(r.height)).collect();
-    let total: u64 = pixels.iter().sum::<u64>().max(1);
-    pixels.iter().map(|&p| ((cores as f64 * p as f64 / total as f64).round() as usize).clamp(1, 16)).collect()
+/// x264 threads per rung: always 1. Parallelism comes from the rungs themselves (one encoder
+/// thread each, next to the decode and audio threads), and a single-threaded x264 is the only one
+/// whose output is reproducible under VBV: with `threads>1`, frame or sliced, x264's VBV rate
+/// control reads the sizes of frames still being encoded by other threads, so two runs differ
+/// (measured with FFmpeg 5.1 / x264 0.164: four runs of `-threads 2 -maxrate 1000k -bufsize 2000k`
+/// gave two or four different streams; `-threads 1` gave one). Byte-identical output is a
+/// requirement, so N rungs use N cores at most and never oversubscribe them.
+pub fn x264_threads(rungs: &[Rung], _cores: usize) -> Vec<usize> {
+    vec![1; rungs.len()]
 }
 
 fn estimated_frames(v: &VideoInfo) -> Option<u64> {
