@@ -353,3 +353,49 @@ fn interrupted_run_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("long.mkv")], "temporary folder removed");
 }
+
+#[test]
+fn audio_gap_is_filled_with_silence_and_stays_in_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("gap.mkv");
+    // 4 s of tone whose second second is missing (timestamps jump from 1 s to 2 s).
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=4",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-af",
+        "aselect='not(between(t,1,2))'",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "flac",
+        src.to_str().unwrap(),
+    ]);
+    let out = tmp.path().join("out");
+    package(&src, &out, &["--x264-preset", "ultrafast"]);
+    assert_presentation(&out, Some(100), Some(4.0), Some(4.0));
+    let volume = |from: &str, to: &str| -> f64 {
+        let o = Command::new("ffmpeg")
+            .args(["-nostdin", "-i", out.join("gap_audio.isma").to_str().unwrap()])
+            .args(["-af", &format!("atrim={from}:{to},volumedetect"), "-f", "null", "-"])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&o.stderr);
+        log.split("max_volume:").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap()
+    };
+    assert!(volume("1.15", "1.85") < -80.0, "silence in the gap");
+    assert!(volume("2.2", "3.8") > -30.0, "the tone after the gap");
+}

@@ -119,16 +119,25 @@ impl AacEncoder {
         &self.asc
     }
 
-    /// Aligns the first input sample with the presentation: a positive offset (the source audio
-    /// starts after the presentation's start) inserts that many samples of silence, a negative one
-    /// drops that many samples. Call before the first [`push`](Self::push).
-    pub fn align_start(&mut self, offset_samples: i64) {
-        if offset_samples > 0 {
+    /// Where the next input sample lands on the output timeline, in samples from the start.
+    pub fn position(&self) -> i64 {
+        let queued = self.fifo.first().map_or(0, Vec::len) as i64;
+        self.fed as i64 + queued - self.trim as i64
+    }
+
+    /// Moves what comes next by `offset` samples: a positive offset inserts that many samples of
+    /// silence (the source audio starts after the presentation's start, or has a gap), a negative
+    /// one drops that many samples (audio before the start, or overlapping timestamps).
+    pub fn shift(&mut self, offset: i64) {
+        if offset > 0 {
+            let pad = offset as u64;
+            let absorbed = pad.min(self.trim);
+            self.trim -= absorbed;
             for ch in &mut self.fifo {
-                ch.extend(std::iter::repeat_n(0.0, offset_samples as usize));
+                ch.extend(std::iter::repeat_n(0.0, (pad - absorbed) as usize));
             }
         } else {
-            self.trim = offset_samples.unsigned_abs();
+            self.trim += offset.unsigned_abs();
         }
     }
 

@@ -20,11 +20,16 @@ use super::progress::Bar;
 use super::timeline::{samples_to_ticks, ticks_to_samples};
 
 /// A decoded audio frame and the presentation time (ticks, may be negative: before the start) of
-/// its first sample.
+/// its first sample, if the source says.
 pub struct AudioPiece {
     pub frame: AudioFrame,
-    pub pts: i64,
+    pub pts: Option<i64>,
 }
+
+/// Audio whose timestamps jump further than this from the samples actually decoded (a gap or an
+/// overlap in the source) is re-synchronised with silence or by dropping samples, as
+/// `aresample=async` would; below it, the decoded samples are simply laid end to end.
+pub const RESYNC_SECONDS: f64 = 0.1;
 
 pub struct AudioJob {
     pub file: String,
@@ -71,15 +76,22 @@ pub fn run(
         events: Vec::new(),
         bar,
     };
+    let threshold = (RESYNC_SECONDS * f64::from(rate)) as i64;
     let mut first = true;
     for piece in pieces {
         if cancel.load(Ordering::Relaxed) {
             return Err(PipelineError::Cancelled);
         }
-        if first {
-            encoder.align_start(ticks_to_samples(piece.pts, rate));
-            first = false;
+        if let Some(pts) = piece.pts {
+            let drift = ticks_to_samples(pts, rate) - encoder.position();
+            if first || drift.abs() > threshold {
+                if !first {
+                    tracing::warn!("{ctx}: audio timestamps jump by {drift} samples at {pts}; re-synchronising");
+                }
+                encoder.shift(drift);
+            }
         }
+        first = false;
         out.packets(encoder.push(&piece.frame)?)?;
     }
     if cancel.load(Ordering::Relaxed) {

@@ -215,6 +215,18 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize) -> Result<Summary, P
     if video_info.is_some() && stats.frames == 0 {
         return Err(PipelineError::Invalid(format!("{}: no video frame could be decoded", opts.input.display())));
     }
+    // An audio stream that is declared but never delivers a frame yields an empty track: leave it out.
+    outputs.retain(|o| {
+        let keep = !o.fragments.is_empty();
+        if !keep {
+            tracing::warn!("{}: the source stream has no decodable data; left out", o.file);
+            let _ = std::fs::remove_file(staging.path().join(&o.file));
+        }
+        keep
+    });
+    if outputs.is_empty() {
+        return Err(PipelineError::Invalid(format!("{}: nothing could be decoded", opts.input.display())));
+    }
     write_manifests(staging.path(), &name, &outputs)
         .map_err(|e| PipelineError::format(format!("{name}.ism/.ismc"), e))?;
     let dir = staging.commit()?;
@@ -332,7 +344,7 @@ impl Fanout<'_> {
         Ok(())
     }
 
-    fn audio(&self, track: usize, frame: AudioFrame, pts: i64) -> Result<(), PipelineError> {
+    fn audio(&self, track: usize, frame: AudioFrame, pts: Option<i64>) -> Result<(), PipelineError> {
         match self.audio.get(track) {
             Some(tx) => tx.send(audio::AudioPiece { frame, pts }).map_err(|_| PipelineError::Cancelled),
             None => Ok(()),
@@ -386,7 +398,7 @@ fn decode(
                     let o = clock.origin().unwrap_or(0);
                     origin = Some(o);
                     for (track, f) in backlog.drain(..) {
-                        let t = audio_ticks(track, &f).map_or(0, |t| t - o);
+                        let t = audio_ticks(track, &f).map(|t| t - o);
                         fan.audio(track, f, t)?;
                     }
                 }
@@ -409,9 +421,9 @@ fn decode(
                     }
                     None => *origin.insert(abs.unwrap_or(0)),
                 };
-                let t = abs.map_or(0, |a| a - o);
+                let t = abs.map(|a| a - o);
                 if video_info.is_none() {
-                    overall.media(t);
+                    overall.media(t.unwrap_or(0));
                 }
                 fan.audio(track, frame, t)?;
             }
@@ -424,7 +436,7 @@ fn decode(
     // No video frame at all: the audio defines the origin.
     let o = origin.unwrap_or_else(|| backlog.first().and_then(|(t, f)| audio_ticks(*t, f)).unwrap_or(0));
     for (track, f) in backlog.drain(..) {
-        let t = audio_ticks(track, &f).map_or(0, |t| t - o);
+        let t = audio_ticks(track, &f).map(|t| t - o);
         fan.audio(track, f, t)?;
     }
     if stats.dropped > 0 {

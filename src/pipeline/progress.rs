@@ -18,6 +18,8 @@ pub struct Progress {
 pub struct Bar {
     bar: ProgressBar,
     start: Instant,
+    /// Counts frames/packets (shows a rate), rather than media time.
+    per_item: bool,
 }
 
 impl Progress {
@@ -33,15 +35,15 @@ impl Progress {
         let bar = multi.add(ProgressBar::new(len));
         bar.set_style(style("{prefix:>18} [{bar:30}] {percent:>3}% {msg} ETA {eta}"));
         bar.set_prefix("overall");
-        Progress { multi, overall: Bar { bar, start: Instant::now() } }
+        Progress { multi, overall: Bar { bar, start: Instant::now(), per_item: false } }
     }
 
     /// Adds a bar for a rung or audio track; `total` in frames (video) or packets (audio).
     pub fn track(&self, label: &str, total: Option<u64>) -> Bar {
         let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
-        bar.set_style(style("{prefix:>18} [{bar:30}] {pos:>6}/{len:6} {per_sec:>10} {msg} ETA {eta}"));
+        bar.set_style(style("{prefix:>18} [{bar:30}] {pos:>6}/{len:6} {msg} ETA {eta}"));
         bar.set_prefix(label.to_string());
-        Bar { bar, start: Instant::now() }
+        Bar { bar, start: Instant::now(), per_item: true }
     }
 
     pub fn overall(&self) -> &Bar {
@@ -73,12 +75,18 @@ impl Bar {
         self.bar.finish();
     }
 
+    /// `123 fps 1.25x` (per-track bars) or `1.25x realtime` (overall).
     fn speed(&self, media: i64) -> String {
         let elapsed = self.start.elapsed().as_secs_f64();
         if elapsed <= 0.0 {
             return String::new();
         }
-        format!("{:.2}x", media as f64 / TIMESCALE as f64 / elapsed)
+        let speed = media as f64 / TIMESCALE as f64 / elapsed;
+        if self.bar.length().is_some_and(|l| l > 0) && self.bar.position() > 0 && self.per_item {
+            format!("{:>5.0}/s {speed:>5.2}x", self.bar.position() as f64 / elapsed)
+        } else {
+            format!("{speed:.2}x realtime")
+        }
     }
 }
 
