@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Browser tests: package a generated 30 s clip with a 3-rung ladder, serve it with `ssfpack serve` and,
+# split, with a plain static server (python3 -m http.server), then play both with dash.js 5 and Shaka
+# 4.16 in Debian's chromium (playwright-core). Prints "N passed, M failed"; non-zero exit on failure.
+# Screenshots: target/browser-screenshots/. Set ONLY=<title part> to run one scenario.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+bin="$repo/target/release/ssfpack"
+work=$(mktemp -d "${TMPDIR:-/tmp}/ssfpack-browser.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "browser tests: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+[ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is missing (apt-get install chromium)"
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/dashjs" ]; then
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
+fi
+(cd "$repo" && cargo build --release --quiet) || fail "cargo build failed"
+
+# A 30 s clip (so that 10 s of playback and a seek to 24 s fit), 3 rungs, 2 s fragments.
+ffmpeg -nostdin -hide_banner -loglevel error -y \
+  -f lavfi -i "testsrc2=s=640x360:r=25:d=30" -f lavfi -i "sine=frequency=440:sample_rate=48000:d=30" \
+  -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 96k -shortest "$work/clip.mp4" || fail "ffmpeg failed"
+mkdir -p "$work/origin" "$work/static/js"
+"$bin" "$work/clip.mp4" -o "$work/origin/clip" --name clip -q \
+  --ladder 640x360@900k,480x270@500k,320x180@250k --x264-preset veryfast || fail "packaging failed"
+
+# The static site: the split layout alone (no .ism/.ismc/.ismv/.isma), dash.js/Shaka from node_modules.
+cp -r "$work/origin/clip" "$work/static/clip"
+"$bin" split "$work/static/clip" --player-js-base /js/dashjs/modern/umd/ || fail "split failed"
+rm -f "$work/static/clip/"*.ism "$work/static/clip/"*.ismc "$work/static/clip/"*.ismv "$work/static/clip/"*.isma
+ln -s "$here/node_modules/dashjs/dist" "$work/static/js/dashjs"
+ln -s "$here/node_modules/shaka-player/dist" "$work/static/js/shaka"
+ln -s "$here/node_modules/codem-isoboxer/dist" "$work/static/js/isoboxer"
+cp "$here/shaka.html" "$work/static/shaka.html"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+origin_port=$(free_port)
+static_port=$(free_port)
+"$bin" serve "$work/origin" --addr "127.0.0.1:$origin_port" \
+  --player-js-dir "$here/node_modules/dashjs/dist" --access-log "$work/access.log" 2>"$work/serve.log" &
+pids+=($!)
+python3 -m http.server "$static_port" --bind 127.0.0.1 --directory "$work/static" >"$work/static.log" 2>&1 &
+pids+=($!)
+for url in "http://127.0.0.1:$origin_port/" "http://127.0.0.1:$static_port/shaka.html"; do
+  for _ in $(seq 50); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
+  curl -sf -o /dev/null "$url" || { cat "$work/serve.log" >&2; fail "server at $url did not start"; }
+done
+
+mkdir -p "$repo/target/browser-screenshots"
+status=0
+(cd "$here" && ORIGIN_URL="http://127.0.0.1:$origin_port" STATIC_URL="http://127.0.0.1:$static_port" \
+  SCREENSHOT_DIR="$repo/target/browser-screenshots" PRESENTATION=clip node playback.test.mjs) || status=$?
+echo "origin access log: $(wc -l <"$work/access.log") requests; $(grep -c '" 200 ' "$work/access.log" || true) answered 200" >&2
+grep -v '" 200 ' "$work/access.log" | sed 's/^/  not 200: /' | head -5 >&2 || true
+exit $status
