@@ -105,7 +105,7 @@ impl AvcConfig {
     /// The `avc1` sample entry with its `avcC`, 4-byte NAL lengths.
     pub fn avc1_box(&self) -> Result<Avc1Box> {
         let config = H264SampleEntryConfig { length_size: LengthSize::FourBytes };
-        h264::build_avc1_box(&[self.sps.clone()], &[self.pps.clone()], &config)
+        h264::build_avc1_box(std::slice::from_ref(&self.sps), std::slice::from_ref(&self.pps), &config)
             .map_err(|e| FormatError::invalid("avc1 sample entry", e))
     }
 

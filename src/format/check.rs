@@ -13,6 +13,9 @@ use super::manifest::{ClientManifest, ServerManifest, StreamIndex};
 use super::reader::{read_range, FragmentRecord, MediaFile};
 use super::{unhex, CodecConfig};
 
+/// Per stream: each rung's location and its fragments' (tfxd time, duration).
+type Timelines = BTreeMap<String, Vec<(String, Vec<(u64, u64)>)>>;
+
 /// One rule broken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -95,7 +98,7 @@ pub fn check_ism(ism_path: &Path) -> Report {
     check_client(&client, &ismc_path.display().to_string(), &mut r);
 
     let mut files: BTreeMap<String, Option<MediaFile>> = BTreeMap::new();
-    let mut timelines: BTreeMap<String, Vec<(String, Vec<(u64, u64)>)>> = BTreeMap::new();
+    let mut timelines: Timelines = BTreeMap::new();
     for t in &server.tracks {
         let loc = format!("{} track {} ({}, {} bps)", t.src, t.track_id, t.track_name, t.system_bitrate);
         let Some(stream) =
@@ -163,7 +166,7 @@ pub fn check_presplit(manifest_path: &Path) -> Report {
         return r;
     };
     check_client(&client, &manifest_path.display().to_string(), &mut r);
-    let mut timelines: BTreeMap<String, Vec<(String, Vec<(u64, u64)>)>> = BTreeMap::new();
+    let mut timelines: Timelines = BTreeMap::new();
     for stream in &client.streams {
         for q in &stream.quality_levels {
             let loc = format!("stream {} rung {} bps", stream.name, q.bitrate);
@@ -183,7 +186,7 @@ pub fn check_presplit(manifest_path: &Path) -> Report {
                             frags.push(f);
                             buffers.push(bytes);
                         }
-                        None => r.violation(format!("{rel}"), "no moof in fragment file"),
+                        None => r.violation(rel.clone(), "no moof in fragment file"),
                     },
                     Err(e) => {
                         let hint = first_fragment_on_disk(dir, &stream.fragment_url(q.bitrate, 0))
@@ -432,7 +435,7 @@ fn check_tfra(loc: &str, media: &MediaFile, track_id: u32, frags: &[&FragmentRec
     }
 }
 
-fn check_alignment(timelines: &BTreeMap<String, Vec<(String, Vec<(u64, u64)>)>>, r: &mut Report) {
+fn check_alignment(timelines: &Timelines, r: &mut Report) {
     for (stream, rungs) in timelines {
         let Some((first_loc, first)) = rungs.first() else { continue };
         for (loc, t) in &rungs[1..] {

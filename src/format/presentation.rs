@@ -42,7 +42,7 @@ pub fn build_manifests(name: &str, outputs: &[TrackOutput]) -> Result<(ServerMan
     let mut duration = 0u64;
     for stream_name in names {
         let mut rungs: Vec<&TrackOutput> = outputs.iter().filter(|o| o.track.name == stream_name).collect();
-        rungs.sort_by(|a, b| b.track.bitrate.cmp(&a.track.bitrate));
+        rungs.sort_by_key(|o| std::cmp::Reverse(o.track.bitrate));
         let chunks = aligned_chunks(stream_name, &rungs)?;
         if let Some(last) = chunks.last() {
             duration = duration.max(last.t + last.d);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ssfpack::format::aac::AacConfig;
 use ssfpack::format::avc::AvcConfig;
 use ssfpack::format::fragmenter::{CutRule, Fragmenter};
-use ssfpack::format::presentation::{write_manifests, TrackOutput};
+use ssfpack::format::presentation::TrackOutput;
 use ssfpack::format::writer::IsmvWriter;
 use ssfpack::format::{CodecConfig, Sample, TrackInfo};
 
