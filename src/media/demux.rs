@@ -25,9 +25,11 @@ pub struct Probe {
     pub streams: Vec<ProbedStream>,
 }
 
-/// Opens the container and lists its audio and video streams; no decoder is opened.
+/// Opens the container and lists its audio and video streams; no decoder is opened. FFmpeg's own
+/// log is silenced: the caller turns a failure into its own message.
 pub fn probe(path: &Path) -> Result<Probe, MediaError> {
     super::init()?;
+    ff::util::log::set_level(ff::util::log::Level::Quiet);
     let ictx = ff::format::input(&path).map_err(|e| MediaError::ffmpeg(path.display().to_string(), e))?;
     let streams = ictx
         .streams()

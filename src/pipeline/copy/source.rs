@@ -18,6 +18,8 @@ use crate::format::{CodecConfig, TrackKind, TIMESCALE};
 
 /// Largest `moov` loaded into memory (a hostile size must not exhaust memory).
 const MAX_MOOV: u64 = 512 << 20;
+/// Largest sample accepted (a 4K intra frame is a few MB; a hostile `stsz` must not exhaust memory).
+const MAX_SAMPLE: u32 = 256 << 20;
 
 /// One sample of a source track: where its bytes are and when it is presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +154,7 @@ fn read_track(path: &Path, trak: &TrakBox, movie_timescale: u64) -> Result<Sourc
     let (media_time, delay_ticks) = edit_shift(trak, movie_timescale);
     let table = SampleTableAccessor::new(stbl)
         .map_err(|e| CopyError::input(path, format!("track {track_id}: bad sample table: {e}")))?;
-    let mut samples = Vec::with_capacity(table.sample_count() as usize);
+    let mut samples = Vec::with_capacity(table.sample_count().min(1 << 20) as usize);
     for s in table.samples() {
         let dts = i128::from(s.timestamp());
         let pts = dts + i128::from(s.composition_time_offset().unwrap_or(0)) - i128::from(media_time);
@@ -164,6 +166,12 @@ fn read_track(path: &Path, trak: &TrakBox, movie_timescale: u64) -> Result<Sourc
                 format!("track {track_id}: sample {} has an impossible time", s.index()),
             ));
         };
+        if s.data_size() > MAX_SAMPLE {
+            return Err(CopyError::input(
+                path,
+                format!("track {track_id}: sample {} claims {} bytes", s.index(), s.data_size()),
+            ));
+        }
         samples.push(SourceSample {
             pts,
             duration,
