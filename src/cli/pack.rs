@@ -11,7 +11,6 @@ use clap::Args;
 
 use crate::format::TIMESCALE;
 use crate::pipeline::copy::{self, CopyError, CopyOptions};
-use crate::pipeline::Summary;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  ssfpack pack --copy movie_3000k.mp4 movie_1500k.mp4 movie_800k.mp4 -o Movie\n  \
@@ -90,7 +89,7 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON summary")?);
             } else if !args.quiet {
-                print_summary(&summary);
+                super::package::print_summary(&summary, "copied");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -104,41 +103,4 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(anyhow::Error::new(e).context("packaging with --copy")),
     }
-}
-
-fn print_summary(s: &Summary) {
-    println!(
-        "{}: {} files, {:.1} MB, {:.2} s of media copied in {:.2} s ({:.0}x realtime)",
-        s.output,
-        s.files.len(),
-        s.total_bytes as f64 / 1e6,
-        s.duration,
-        s.elapsed,
-        s.speed
-    );
-    for r in &s.rungs {
-        println!(
-            "  {:<28} {:>5}x{:<5} {:>6}k  {:>4} fragments  {:>9} bytes",
-            r.file,
-            r.width,
-            r.height,
-            r.bitrate / 1000,
-            r.fragments,
-            r.bytes
-        );
-    }
-    for a in &s.audio {
-        println!(
-            "  {:<28} {:>5} Hz {}ch {:>6}k  {:>4} fragments  {:>9} bytes  ({}, {})",
-            a.file,
-            a.sample_rate,
-            a.channels,
-            a.bitrate / 1000,
-            a.fragments,
-            a.bytes,
-            a.name,
-            a.language
-        );
-    }
-    println!("  {}.ism, {}.ismc", s.name, s.name);
 }

@@ -35,7 +35,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON summary")?);
             } else if !args.quiet {
-                print_summary(&summary);
+                print_summary(&summary, "encoded");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -47,9 +47,10 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_summary(s: &Summary) {
+/// The human summary on stdout, shared by the encode and `--copy` jobs.
+pub(super) fn print_summary(s: &Summary, verb: &str) {
     println!(
-        "{}: {} files, {:.1} MB, {:.2} s of media in {:.1} s ({:.2}x realtime)",
+        "{}: {} files, {:.1} MB, {:.2} s of media {verb} in {:.1} s ({:.2}x realtime)",
         s.output,
         s.files.len(),
         s.total_bytes as f64 / 1e6,
