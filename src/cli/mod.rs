@@ -78,6 +78,9 @@ pub struct PackageArgs {
     /// Print a machine-readable summary (rungs, files, sizes, duration, elapsed, speed) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Package what decodes from a truncated or corrupt source, with a warning, instead of failing.
+    #[arg(long)]
+    pub allow_truncated: bool,
 }
 
 fn parse_ladder_arg(s: &str) -> Result<crate::pipeline::ladder::LadderSpec, String> {
@@ -95,10 +98,29 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("ssfpack: error: {err:#}");
+            eprintln!("ssfpack: error: {}", one_line(&err));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error chain on one line, `outer: inner: …`, leaving out a cause whose text the previous
+/// message already ends with (typed errors print their source as part of their own message), and
+/// with any line break flattened.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || out.ends_with(text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text);
+    }
+    out.replace(['\n', '\r'], " ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

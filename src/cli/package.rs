@@ -1,7 +1,7 @@
 //! `ssfpack INPUT -o DIR`: options → [`crate::pipeline::package`], signals, summary, exit code.
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -19,6 +19,11 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
             .context("installing the signal handlers")?;
     }
+    // Past a file-size limit (`ulimit -f`) the kernel sends SIGXFSZ, whose default action kills the
+    // process before the temporary folder can be removed. With a handler installed, the write
+    // fails with EFBIG instead, and the job's error path cleans up like for a full disk.
+    signal_hook::flag::register(signal_hook::consts::SIGXFSZ, Arc::new(AtomicBool::new(false)))
+        .context("installing the signal handlers")?;
     let opts = PackageOptions {
         input: input.clone(),
         output,
@@ -29,6 +34,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         audio_bitrate: args.audio_bitrate,
         force: args.force,
         quiet: args.quiet || args.json,
+        allow_truncated: args.allow_truncated,
     };
     match pipeline::package(&opts, &signal) {
         Ok(summary) => {
@@ -43,6 +49,8 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
             eprintln!("ssfpack: interrupted (signal {sig}); no output was written");
             Ok(ExitCode::from(128u8.saturating_add(sig as u8)))
         }
+        // Most errors name the input already; the others (output side) get it as context.
+        Err(e) if e.to_string().contains(&input.display().to_string()) => Err(e.into()),
         Err(e) => Err(anyhow::Error::new(e).context(format!("packaging {}", input.display()))),
     }
 }

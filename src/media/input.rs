@@ -46,6 +46,26 @@ pub struct AudioInfo {
     pub time_base: Ratio,
 }
 
+/// The smallest and largest coded video sizes accepted: below one macroblock there is nothing to
+/// scale, and above 8192 per side (or DCI 8K's area) a few decoded frames in flight would take
+/// gigabytes.
+pub const MIN_VIDEO_SIDE: u32 = 16;
+pub const MAX_VIDEO_SIDE: u32 = 8192;
+pub const MAX_VIDEO_AREA: u64 = 8192 * 4320;
+
+/// How much of the source was read and decoded, to tell a complete file from a truncated one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extent {
+    /// End of the last decoded frame, seconds from the start of the file (the container's
+    /// `start_time`).
+    pub decoded: f64,
+    /// How long the decoded streams say they are (stream durations, Matroska `DURATION` tags, else
+    /// the container's duration), if known.
+    pub expected: Option<f64>,
+    /// The demuxer stopped with an error before the end of the file (e.g. `partial file`).
+    pub read_error: Option<String>,
+}
+
 /// A decoded frame, tagged with where it came from. Timestamps stay in the stream's time base
 /// (`best_effort_timestamp`); the pipeline converts them.
 pub enum Decoded {
@@ -66,6 +86,12 @@ pub struct Source {
     pending: VecDeque<Decoded>,
     eof: bool,
     bad_packets: u64,
+    /// Container start time, seconds.
+    start: f64,
+    /// End of the last decoded frame, seconds from `start`.
+    decoded_until: f64,
+    expected: Option<f64>,
+    read_error: Option<String>,
 }
 
 impl Source {
@@ -73,7 +99,10 @@ impl Source {
     /// excluded) and for every audio stream.
     pub fn open(path: &Path) -> Result<Self, MediaError> {
         let ctx = || path.display().to_string();
-        let ictx = ff::format::input(&path).map_err(|e| MediaError::ffmpeg(ctx(), e))?;
+        super::clear_ffmpeg_error();
+        let ictx = ff::format::input(&path).map_err(|e| open_error(path, e))?;
+        // (start, end) of each decoded stream, seconds.
+        let mut ends: Vec<(Option<f64>, Option<f64>)> = Vec::new();
         let video_index = pick_video(&ictx);
         let mut video = None;
         let mut audio = Vec::new();
@@ -82,12 +111,13 @@ impl Source {
             let index = stream.index();
             if kind == MediaType::Video && Some(index) == video_index {
                 let sctx = format!("{}: video stream #{index}", ctx());
-                let mut cctx = ff::codec::Context::from_parameters(stream.parameters())
+                let params = stream.parameters();
+                let mut cctx = ff::codec::Context::from_parameters(params.clone())
                     .map_err(|e| MediaError::ffmpeg(sctx.clone(), e))?;
                 cctx.set_threading(threading::Config { kind: threading::Type::Frame, count: 0, ..Default::default() });
                 let mut dec = cctx.decoder();
                 dec.set_packet_time_base(stream.time_base());
-                let dec = dec.video().map_err(|e| MediaError::ffmpeg(sctx.clone(), e))?;
+                let dec = dec.video().map_err(|e| decoder_error(&sctx, &params, e))?;
                 let info = VideoInfo {
                     stream_index: index,
                     codec: codec_name(&dec),
@@ -102,17 +132,18 @@ impl Source {
                     duration: seconds(stream.duration(), stream.time_base().into()),
                     frames: u64::try_from(stream.frames()).ok().filter(|&n| n > 0),
                 };
-                if info.width == 0 || info.height == 0 {
-                    return Err(MediaError::invalid(sctx, "the video size is unknown"));
-                }
+                check_size(&sctx, info.width, info.height)?;
+                ends.push(stream_end(&stream));
                 video = Some((info, dec));
             } else if kind == MediaType::Audio {
                 let sctx = format!("{}: audio stream #{index}", ctx());
-                let mut dec = ff::codec::Context::from_parameters(stream.parameters())
+                let params = stream.parameters();
+                let mut dec = ff::codec::Context::from_parameters(params.clone())
                     .map_err(|e| MediaError::ffmpeg(sctx.clone(), e))?
                     .decoder();
                 dec.set_packet_time_base(stream.time_base());
-                let dec = dec.audio().map_err(|e| MediaError::ffmpeg(sctx.clone(), e))?;
+                let dec = dec.audio().map_err(|e| decoder_error(&sctx, &params, e))?;
+                ends.push(stream_end(&stream));
                 let language = stream.metadata().get("language").map(normalize_language);
                 let info = AudioInfo {
                     stream_index: index,
@@ -126,8 +157,11 @@ impl Source {
             }
         }
         if video.is_none() && audio.is_empty() {
-            return Err(MediaError::invalid(ctx(), "no video or audio stream"));
+            return Err(MediaError::invalid(ctx(), "no video or audio stream (nothing to package)"));
         }
+        let start = ends.iter().filter_map(|(s, _)| *s).reduce(f64::min).unwrap_or(0.0);
+        let expected = ends.iter().filter_map(|(_, e)| *e).reduce(f64::max).map(|e| e - start);
+        let container = (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE));
         Ok(Source {
             path: path.to_path_buf(),
             ictx,
@@ -136,6 +170,10 @@ impl Source {
             pending: VecDeque::new(),
             eof: false,
             bad_packets: 0,
+            start,
+            decoded_until: 0.0,
+            expected: expected.or(container),
+            read_error: None,
         })
     }
 
@@ -162,6 +200,11 @@ impl Source {
         self.bad_packets
     }
 
+    /// How far decoding got, against how long the source says it is.
+    pub fn extent(&self) -> Extent {
+        Extent { decoded: self.decoded_until, expected: self.expected, read_error: self.read_error.clone() }
+    }
+
     /// The next decoded frame in file order, or `None` at the end (all decoders drained).
     pub fn next_frame(&mut self) -> Result<Option<Decoded>, MediaError> {
         loop {
@@ -179,7 +222,16 @@ impl Source {
                     self.eof = true;
                 }
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => continue,
-                Err(e) => return Err(MediaError::ffmpeg(format!("{}: reading", self.path.display()), e)),
+                Err(e) => {
+                    // A demuxer error mid-file (a truncated MP4's `partial file`, a damaged
+                    // cluster): what was read so far is drained and the caller decides, from
+                    // `extent()`, whether that is a failure.
+                    let cause = super::last_ffmpeg_error().unwrap_or_else(|| e.to_string());
+                    tracing::debug!("{}: reading stopped: {cause}", self.path.display());
+                    self.read_error = Some(cause);
+                    self.decode(None)?;
+                    self.eof = true;
+                }
             }
         }
     }
@@ -194,11 +246,18 @@ impl Source {
                 if !send(dec, packet, &mut self.bad_packets).map_err(|e| MediaError::ffmpeg(ctx(), e))? {
                     return Ok(());
                 }
+                let tb = Ratio::from(dec.packet_time_base());
                 loop {
                     let mut frame = VideoFrame::empty();
                     match dec.receive_frame(&mut frame) {
-                        Ok(()) => self.pending.push_back(Decoded::Video(frame)),
+                        Ok(()) => {
+                            let end = frame_end(frame.timestamp(), frame.packet().duration, tb);
+                            note_decoded(&mut self.decoded_until, self.start, end);
+                            self.pending.push_back(Decoded::Video(frame));
+                        }
                         Err(e) if is_again_or_eof(&e) => break,
+                        // Corrupt data surfaces here with frame threading: skip it, like `ffmpeg`.
+                        Err(ff::Error::InvalidData) => self.bad_packets += 1,
                         Err(e) => return Err(MediaError::ffmpeg(ctx(), e)),
                     }
                 }
@@ -212,16 +271,118 @@ impl Source {
             if !send(dec, packet, &mut self.bad_packets).map_err(|e| MediaError::ffmpeg(ctx(), e))? {
                 continue;
             }
+            let tb = Ratio::from(dec.packet_time_base());
             loop {
                 let mut frame = AudioFrame::empty();
                 match dec.receive_frame(&mut frame) {
-                    Ok(()) => self.pending.push_back(Decoded::Audio { track, frame }),
+                    Ok(()) => {
+                        let rate = i64::from(frame.rate().max(1));
+                        let end = frame_end(frame.timestamp(), 0, tb).map(|t| t + frame.samples() as f64 / rate as f64);
+                        note_decoded(&mut self.decoded_until, self.start, end);
+                        self.pending.push_back(Decoded::Audio { track, frame });
+                    }
                     Err(e) if is_again_or_eof(&e) => break,
+                    Err(ff::Error::InvalidData) => self.bad_packets += 1,
                     Err(e) => return Err(MediaError::ffmpeg(ctx(), e)),
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// The end of a frame at `ts` lasting `duration` (both in `tb`), in seconds.
+fn frame_end(ts: Option<i64>, duration: i64, tb: Ratio) -> Option<f64> {
+    let ts = ts?;
+    (tb.den > 0).then(|| (ts as f64 + duration.max(0) as f64) * tb.num as f64 / tb.den as f64)
+}
+
+fn note_decoded(until: &mut f64, start: f64, end: Option<f64>) {
+    if let Some(end) = end {
+        let decoded = end - start;
+        if decoded.is_finite() && decoded > *until {
+            *until = decoded;
+        }
+    }
+}
+
+/// A stream's start and end in seconds (source clock), the end from its own duration or its
+/// Matroska `DURATION` tag.
+fn stream_end(stream: &ff::format::stream::Stream) -> (Option<f64>, Option<f64>) {
+    let tb = Ratio::from(stream.time_base());
+    let start = match stream.start_time() {
+        t if t == ff::ffi::AV_NOPTS_VALUE || tb.den <= 0 => None,
+        t => Some(t as f64 * tb.num as f64 / tb.den as f64),
+    };
+    let end = stream_duration(stream, tb).map(|d| start.unwrap_or(0.0) + d);
+    (start, end)
+}
+
+/// A stream's own duration in seconds, or its Matroska `DURATION` tag (`HH:MM:SS.nnnnnnnnn`).
+fn stream_duration(stream: &ff::format::stream::Stream, tb: Ratio) -> Option<f64> {
+    if let Some(d) = seconds(stream.duration(), tb) {
+        return Some(d);
+    }
+    let tag = stream.metadata().get("DURATION").map(str::to_string)?;
+    let mut parts = tag.trim().split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    let d = h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?;
+    (d.is_finite() && d > 0.0).then_some(d)
+}
+
+/// Refuses video sizes the pipeline cannot scale or cannot hold in memory.
+fn check_size(context: &str, width: u32, height: u32) -> Result<(), MediaError> {
+    if width == 0 || height == 0 {
+        return Err(MediaError::invalid(context, "the video size is unknown"));
+    }
+    if width < MIN_VIDEO_SIDE || height < MIN_VIDEO_SIDE {
+        return Err(MediaError::invalid(
+            context,
+            format!("video is {width}x{height}: too small to scale (minimum {MIN_VIDEO_SIDE}x{MIN_VIDEO_SIDE})"),
+        ));
+    }
+    if width > MAX_VIDEO_SIDE || height > MAX_VIDEO_SIDE || u64::from(width) * u64::from(height) > MAX_VIDEO_AREA {
+        return Err(MediaError::invalid(
+            context,
+            format!("video is {width}x{height}: too large (at most {MAX_VIDEO_SIDE} per side and 8192x4320 pixels)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Why FFmpeg could not open a file as media, in words: FFmpeg's own log line when it wrote one
+/// (`moov atom not found`, `Picture size 16384x16384 is invalid`), else its error code.
+fn open_error(path: &Path, e: ff::Error) -> MediaError {
+    let cause = match (e, super::last_ffmpeg_error()) {
+        (ff::Error::Other { errno }, _) if errno == libc_enoent() => "no such file".to_string(),
+        (_, Some(log)) => format!("not a media file FFmpeg can read ({log})"),
+        (ff::Error::InvalidData, None) => "not a media file FFmpeg can read (unrecognised or corrupt data)".to_string(),
+        (e, None) => format!("FFmpeg cannot open it ({e})"),
+    };
+    MediaError::invalid(path.display().to_string(), cause)
+}
+
+fn libc_enoent() -> i32 {
+    std::io::Error::from(std::io::ErrorKind::NotFound).raw_os_error().unwrap_or(2)
+}
+
+/// A decoder FFmpeg does not have (or cannot open), naming the codec.
+fn decoder_error(context: &str, params: &ff::codec::Parameters, e: ff::Error) -> MediaError {
+    let codec = match params.id() {
+        ff::codec::Id::None => {
+            // SAFETY: `params` wraps a valid AVCodecParameters owned by the open stream; reading a
+            // plain integer field of it has no side effect.
+            let tag = unsafe { (*params.as_ptr()).codec_tag }.to_le_bytes();
+            let tag: String = tag.iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '?' }).collect();
+            format!("an unknown codec (tag `{tag}`)")
+        }
+        id => format!("codec `{}`", format!("{id:?}").to_lowercase()),
+    };
+    match e {
+        ff::Error::DecoderNotFound => {
+            MediaError::invalid(context, format!("no decoder for {codec} in this FFmpeg build"))
+        }
+        e => MediaError::invalid(context, format!("cannot open the decoder for {codec} ({e})")),
     }
 }
 

@@ -14,12 +14,65 @@ pub use error::MediaError;
 /// Re-exported so the pipeline can name frames without depending on `ffmpeg-next` itself.
 pub use ffmpeg_next::frame::{Audio as AudioFrame, Video as VideoFrame};
 
-/// Initialises FFmpeg once and quiets its logging (errors only: warnings about the source would
-/// otherwise interleave with the progress bars).
+/// Initialises FFmpeg once and routes its log through [`ffmpeg_log`]: nothing is printed on stderr
+/// (one error line is the CLI's contract; `SSFPACK_LOG=debug` shows FFmpeg's messages), and the
+/// last error FFmpeg logged is kept to explain a failure ([`last_ffmpeg_error`]).
 pub fn init() -> Result<(), MediaError> {
     ffmpeg_next::init().map_err(|e| MediaError::ffmpeg("FFmpeg initialisation", e))?;
     ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
+    // SAFETY: `ffmpeg_log` has exactly the signature `av_log_set_callback` expects and lives for
+    // the whole program; it is thread-safe (FFmpeg calls it from its decoder threads: it only
+    // touches a Mutex and tracing), and cannot unwind into C (a panic in an `extern "C"` fn aborts,
+    // and nothing in it panics: a poisoned lock is skipped).
+    unsafe { ffmpeg_next::ffi::av_log_set_callback(Some(ffmpeg_log)) };
     Ok(())
+}
+
+/// The last error-level message FFmpeg logged (e.g. `moov atom not found`).
+static LAST_FFMPEG_ERROR: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Forgets the last FFmpeg error, before an operation whose failure [`last_ffmpeg_error`] explains.
+pub fn clear_ffmpeg_error() {
+    if let Ok(mut s) = LAST_FFMPEG_ERROR.lock() {
+        s.clear();
+    }
+}
+
+/// The last error FFmpeg logged since [`clear_ffmpeg_error`], if any.
+pub fn last_ffmpeg_error() -> Option<String> {
+    LAST_FFMPEG_ERROR.lock().ok().map(|s| s.clone()).filter(|s| !s.is_empty())
+}
+
+unsafe extern "C" fn ffmpeg_log(
+    avcl: *mut std::ffi::c_void,
+    level: std::ffi::c_int,
+    fmt: *const std::ffi::c_char,
+    vl: *mut ffmpeg_next::ffi::__va_list_tag,
+) {
+    if level > ffmpeg_next::ffi::AV_LOG_ERROR as std::ffi::c_int || fmt.is_null() {
+        return;
+    }
+    let mut buf = [0 as std::ffi::c_char; 512];
+    let mut prefix: std::ffi::c_int = 0;
+    // SAFETY: `avcl`, `fmt` and `vl` are what FFmpeg passed to this callback, forwarded unchanged
+    // and used once; `buf` is writable for its whole length, which is what we pass, and
+    // av_log_format_line2 always NUL-terminates within it.
+    let line = unsafe {
+        ffmpeg_next::ffi::av_log_format_line2(avcl, level, fmt, vl, buf.as_mut_ptr(), buf.len() as i32, &mut prefix);
+        std::ffi::CStr::from_ptr(buf.as_ptr())
+    };
+    let line = line.to_string_lossy();
+    let line = line.trim();
+    tracing::debug!(target: "ffmpeg", "{line}");
+    // Drop FFmpeg's "[demuxer @ 0x…] " prefix: the CLI names the file itself.
+    let message = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+        Some((_, rest)) => rest,
+        None => line,
+    };
+    if let Ok(mut s) = LAST_FFMPEG_ERROR.lock() {
+        s.clear();
+        s.push_str(message.trim());
+    }
 }
 
 /// One compressed packet from an encoder, with its presentation time in the encoder's time base.

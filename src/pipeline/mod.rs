@@ -63,6 +63,8 @@ pub struct PackageOptions {
     pub force: bool,
     /// No progress bars.
     pub quiet: bool,
+    /// Package what decodes from a truncated or corrupt source (with a warning) instead of failing.
+    pub allow_truncated: bool,
 }
 
 /// What was written, for people (`--quiet` off) and CI (`--json`).
@@ -125,6 +127,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize) -> Result<Summary, P
             opts.fragment_duration
         )));
     }
+    check_input(&opts.input)?;
     let staging = output::Staging::prepare(&opts.output, &name, opts.force)?;
     media::init()?;
     let mut source = Source::open(&opts.input)?;
@@ -212,6 +215,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize) -> Result<Summary, P
         return Err(e);
     }
     let stats = decoded.ok_or(PipelineError::Cancelled)?;
+    check_extent(opts, &source.extent())?;
     if video_info.is_some() && stats.frames == 0 {
         return Err(PipelineError::Invalid(format!("{}: no video frame could be decoded", opts.input.display())));
     }
@@ -231,6 +235,48 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize) -> Result<Summary, P
         .map_err(|e| PipelineError::format(format!("{name}.ism/.ismc"), e))?;
     let dir = staging.commit()?;
     summarize(opts, &name, &dir, &outputs, &stats, started)
+}
+
+/// Refuses, before anything is created, an input that is missing, not a regular file, or empty.
+fn check_input(input: &Path) -> Result<(), PipelineError> {
+    let fail = |cause: &str| Err(PipelineError::Invalid(format!("{}: {cause}", input.display())));
+    match std::fs::metadata(input) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fail("no such file"),
+        Err(e) => Err(PipelineError::io(input, e)),
+        Ok(m) if m.is_dir() => fail("is a directory, not a media file"),
+        Ok(m) if m.is_file() && m.len() == 0 => fail("empty file (0 bytes)"),
+        Ok(_) => match std::fs::File::open(input) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(PipelineError::io(input, e)),
+        },
+    }
+}
+
+/// Below this share of the stated duration a source counts as truncated (and at least
+/// `TRUNCATION_SLACK` seconds short): a last frame's duration or a stream ending early is not.
+const TRUNCATION_SHARE: f64 = 0.01;
+const TRUNCATION_SLACK: f64 = 2.0;
+
+/// Fails on a source that stopped decoding well before its stated end (or whose demuxer failed
+/// mid-file), unless `--allow-truncated`, which only warns.
+fn check_extent(opts: &PackageOptions, extent: &media::input::Extent) -> Result<(), PipelineError> {
+    let short = match extent.expected {
+        Some(d) => extent.decoded < d - (d * TRUNCATION_SHARE).max(TRUNCATION_SLACK),
+        None => false,
+    };
+    if !short && extent.read_error.is_none() {
+        return Ok(());
+    }
+    let of = extent.expected.map(|d| format!(" of {d:.2} s")).unwrap_or_default();
+    let why = extent.read_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
+    let message =
+        format!("{}: truncated or corrupt: decoding stopped at {:.2} s{of}{why}", opts.input.display(), extent.decoded);
+    if opts.allow_truncated {
+        eprintln!("ssfpack: warning: {message}; packaging what decodes (--allow-truncated)");
+        Ok(())
+    } else {
+        Err(PipelineError::Invalid(format!("{message} (--allow-truncated packages what decodes)")))
+    }
 }
 
 fn presentation_name(opts: &PackageOptions) -> Result<String, PipelineError> {

@@ -12,6 +12,7 @@ pub struct Staging {
     temp: tempfile::TempDir,
     target: PathBuf,
     name: String,
+    force: bool,
 }
 
 impl Staging {
@@ -24,12 +25,12 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&parent).map_err(|e| PipelineError::io(&parent, e))?;
+        std::fs::create_dir_all(&parent).map_err(|e| PipelineError::io(target, e))?;
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{name}.ssfpack-"))
             .tempdir_in(&parent)
-            .map_err(|e| PipelineError::io(&parent, e))?;
-        Ok(Staging { temp, target: target.to_path_buf(), name: name.to_string() })
+            .map_err(|e| PipelineError::io(target, e))?;
+        Ok(Staging { temp, target: target.to_path_buf(), name: name.to_string(), force })
     }
 
     /// Where files are written until [`commit`](Self::commit).
@@ -38,13 +39,15 @@ impl Staging {
     }
 
     /// Moves the finished presentation to the target (replacing an existing one, `--force` having
-    /// been checked in [`prepare`](Self::prepare)).
+    /// been checked in [`prepare`](Self::prepare)). The rename never replaces a folder that
+    /// appeared since `prepare` (another run into the same `-o`): this run then fails with
+    /// [`PipelineError::Exists`] and removes its temporary folder.
     pub fn commit(self) -> Result<PathBuf, PipelineError> {
-        let Staging { temp, target, name } = self;
+        let Staging { temp, target, name, force } = self;
         set_mode(temp.path());
         let staged = temp.keep();
         let parent = staged.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        let old = if target.symlink_metadata().is_ok() {
+        let old = if force && target.symlink_metadata().is_ok() {
             let old = parent.join(format!(".{name}.ssfpack-old-{}", std::process::id()));
             if let Err(e) = std::fs::rename(&target, &old) {
                 let _ = std::fs::remove_dir_all(&staged);
@@ -54,11 +57,14 @@ impl Staging {
         } else {
             None
         };
-        if let Err(e) = std::fs::rename(&staged, &target) {
+        if let Err(e) = rename_noreplace(&staged, &target) {
             if let Some(old) = &old {
-                let _ = std::fs::rename(old, &target);
+                let _ = rename_noreplace(old, &target);
             }
             let _ = std::fs::remove_dir_all(&staged);
+            if e.kind() == std::io::ErrorKind::AlreadyExists || e.raw_os_error() == Some(ENOTEMPTY) {
+                return Err(PipelineError::Exists { path: target });
+            }
             return Err(PipelineError::io(&target, e));
         }
         if let Some(old) = old {
@@ -67,6 +73,30 @@ impl Staging {
         }
         Ok(target)
     }
+}
+
+#[cfg(target_os = "linux")]
+const ENOTEMPTY: i32 = 39;
+#[cfg(not(target_os = "linux"))]
+const ENOTEMPTY: i32 = 66;
+
+/// `rename(from, to)` that fails with `AlreadyExists` instead of replacing an existing `to`:
+/// renameat2(RENAME_NOREPLACE) on Linux (atomic); elsewhere, or on file systems without it, a
+/// check then `rename`, which still never replaces a non-empty folder.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if to.symlink_metadata().is_ok() {
+        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    }
+    std::fs::rename(from, to)
 }
 
 /// Temporary folders are created private (0700); a published presentation is world-readable.
@@ -131,6 +161,18 @@ mod tests {
         assert!(dir.join("new").exists() && !dir.join("keep").exists());
         let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary folders left");
+    }
+
+    #[test]
+    fn commit_never_replaces_a_folder_that_appeared_meanwhile() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("out");
+        let s = Staging::prepare(&dir, "n", false).unwrap();
+        std::fs::write(s.path().join("new"), b"y").unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        assert!(matches!(s.commit(), Err(PipelineError::Exists { .. })));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "the other folder is untouched");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1, "no temporary folder left");
     }
 
     #[test]
