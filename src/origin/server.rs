@@ -45,7 +45,9 @@ pub fn router(state: Arc<AppState>, log: AccessLog) -> Router {
 /// A short text response for a status.
 pub fn status_response(status: StatusCode) -> Response {
     let text = format!("{} {}\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    let len = text.len().to_string();
     let mut r = Response::new(Body::from(text));
+    set(r.headers_mut(), header::CONTENT_LENGTH, &len);
     *r.status_mut() = status;
     set(r.headers_mut(), header::CONTENT_TYPE, "text/plain; charset=utf-8");
     set(r.headers_mut(), header::CACHE_CONTROL, "no-store");
@@ -258,6 +260,11 @@ pub async fn start(addr: SocketAddr, state: Arc<AppState>, log: AccessLog) -> st
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let js_base = state.player.js_base().to_string();
     let app = router(state, log).into_make_service_with_connect_info::<SocketAddr>();
+    // No Nagle: a streamed body goes out in a second write after the headers, and Nagle plus the
+    // client's delayed ACK would add ~40 ms to small responses.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

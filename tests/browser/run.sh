@@ -3,10 +3,18 @@
 # split, with a plain static server (python3 -m http.server), then play both with dash.js 5 and Shaka
 # 4.16 in Debian's chromium (playwright-core). Prints "N passed, M failed"; non-zero exit on failure.
 # Screenshots: target/browser-screenshots/. Set ONLY=<title part> to run one scenario.
+# The binary is the dev build that `cargo test` already made (packaging this clip takes as long as with
+# a release build, and a fresh release build alone would take most of the time budget);
+# SSFPACK_PROFILE=release uses target/release instead.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-bin="$repo/target/release/ssfpack"
+profile="${SSFPACK_PROFILE:-dev}"
+case "$profile" in
+  dev) bin="$repo/target/debug/ssfpack" ;;
+  release) bin="$repo/target/release/ssfpack" ;;
+  *) echo "SSFPACK_PROFILE must be dev or release" >&2; exit 2 ;;
+esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssfpack-browser.XXXXXX")
 pids=()
 cleanup() {
@@ -21,7 +29,7 @@ fail() { echo "browser tests: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/dashjs" ]; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
 fi
-(cd "$repo" && cargo build --release --quiet) || fail "cargo build failed"
+(cd "$repo" && cargo build --quiet --profile "$profile" --bin ssfpack) || fail "cargo build failed"
 
 # A 30 s clip (so that 10 s of playback and a seek to 24 s fit), 3 rungs, 2 s fragments.
 ffmpeg -nostdin -hide_banner -loglevel error -y \
