@@ -134,7 +134,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Warnings go to stderr as plain `WARN message` lines (no colours, times or module paths, which
+/// unattended logs do not want); `SSFPACK_LOG=debug` gives the full diagnostic format.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SSFPACK_LOG").unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    let _ = match tracing_subscriber::EnvFilter::try_from_env("SSFPACK_LOG") {
+        Ok(filter) => builder.with_env_filter(filter).try_init(),
+        Err(_) => builder
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .without_time()
+            .with_target(false)
+            .with_ansi(false)
+            .try_init(),
+    };
 }

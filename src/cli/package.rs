@@ -26,7 +26,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         .context("installing the signal handlers")?;
     let opts = PackageOptions {
         input: input.clone(),
-        output,
+        output: output.clone(),
         name: args.name,
         ladder: args.ladder,
         fragment_duration: args.fragment_duration,
@@ -46,12 +46,23 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(PipelineError::Interrupted(sig)) => {
-            eprintln!("ssfpack: interrupted (signal {sig}); no output was written");
+            let name = match sig {
+                signal_hook::consts::SIGINT => "SIGINT",
+                signal_hook::consts::SIGTERM => "SIGTERM",
+                _ => "a signal",
+            };
+            eprintln!(
+                "ssfpack: error: packaging {} into {}: interrupted by {name}; nothing was written",
+                input.display(),
+                output.display()
+            );
             Ok(ExitCode::from(128u8.saturating_add(sig as u8)))
         }
-        // Most errors name the input already; the others (output side) get it as context.
-        Err(e) if e.to_string().contains(&input.display().to_string()) => Err(e.into()),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("packaging {}", input.display()))),
+        // Errors about the source name it already; the others (output side) get both as context.
+        Err(e) if e.to_string().starts_with(&input.display().to_string()) => Err(e.into()),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("packaging {} into {}", input.display(), output.display())))
+        }
     }
 }
 

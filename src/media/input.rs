@@ -396,7 +396,7 @@ fn send(dec: &mut ff::decoder::Opened, packet: Option<&ff::Packet>, bad: &mut u6
         Ok(()) => Ok(true),
         Err(ff::Error::InvalidData) => {
             *bad += 1;
-            tracing::warn!("skipping a corrupt packet");
+            tracing::debug!("skipping a corrupt packet");
             Ok(false)
         }
         Err(e) if is_again_or_eof(&e) => Ok(true),

@@ -216,6 +216,9 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize) -> Result<Summary, P
     }
     let stats = decoded.ok_or(PipelineError::Cancelled)?;
     check_extent(opts, &source.extent())?;
+    if source.bad_packets() > 0 {
+        tracing::warn!("{}: skipped {} corrupt packets", opts.input.display(), source.bad_packets());
+    }
     if video_info.is_some() && stats.frames == 0 {
         return Err(PipelineError::Invalid(format!("{}: no video frame could be decoded", opts.input.display())));
     }

@@ -25,11 +25,19 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&parent).map_err(|e| PipelineError::io(target, e))?;
+        // Plain OS errors: tempfile's add the temporary path, which the user never sees.
+        let plain = |e: std::io::Error| {
+            let text = e.to_string();
+            match text.split_once(" at path ") {
+                Some((cause, _)) => std::io::Error::new(e.kind(), cause.to_string()),
+                None => e,
+            }
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| PipelineError::io(target, plain(e)))?;
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{name}.ssfpack-"))
             .tempdir_in(&parent)
-            .map_err(|e| PipelineError::io(target, e))?;
+            .map_err(|e| PipelineError::io(target, plain(e)))?;
         Ok(Staging { temp, target: target.to_path_buf(), name: name.to_string(), force })
     }
 
