@@ -33,7 +33,12 @@ const players = {
     ready: () => !!(window.ssfpack && window.ssfpack.ready && window.ssfpack.representations.length),
     errors: () => (window.ssfpack ? window.ssfpack.errors : ['no player state']),
     rungs: () => window.ssfpack.representations.map((r) => ({ id: r.id, bitrate: r.bandwidth, width: r.width, height: r.height })),
-    force: (id) => window.ssfpack.select(id),
+    // Through the page's quality menu, as a viewer would.
+    force: (id) => {
+      const menu = document.getElementById('quality');
+      menu.value = id;
+      menu.dispatchEvent(new Event('change'));
+    },
     // A short forward buffer, so that the seek target is not buffered yet (dash.js keeps 30 s at top quality).
     setup: () => window.ssfpack.player.updateSettings({
       streaming: { buffer: { bufferTimeDefault: 8, bufferTimeAtTopQuality: 8, bufferTimeAtTopQualityLongForm: 8 } },
