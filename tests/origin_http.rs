@@ -268,3 +268,38 @@ fn static_layout_matches_the_origin() {
     }
     assert_eq!(srv.get("/static/Manifest").header("content-type"), Some("text/xml"));
 }
+
+#[test]
+fn access_log_and_graceful_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    write_presentation(&root, "demo", 1, 0, 1);
+    let log = tmp.path().join("access.log");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let config = ssfpack::origin::ServeConfig {
+        root: root.clone(),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        player: no_player(),
+        access_log: ssfpack::origin::AccessLogTarget::File(log.clone()),
+    };
+    let handle = rt.block_on(ssfpack::origin::serve(config)).unwrap();
+    let addr = handle.local_addr;
+    assert_eq!(request(addr, "GET", "/demo.ism/Manifest", &[("User-Agent", "t\"est")]).status, 200);
+    assert_eq!(request(addr, "GET", "/%2e%2e/x", &[]).status, 400);
+    rt.block_on(handle.shutdown()).unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err(), "still listening after shutdown");
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().count() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("127.0.0.1 - - ["), "{}", lines[0]);
+    assert!(lines[0].contains("\"GET /demo.ism/Manifest HTTP/1.1\" 200 "), "{}", lines[0]);
+    assert!(lines[0].contains("\"t%22est\""), "{}", lines[0]);
+    assert!(lines[1].contains("\"GET /%2e%2e/x HTTP/1.1\" 400 "), "{}", lines[1]);
+}
