@@ -25,6 +25,8 @@ const MAX_CACHED: usize = 4096;
 const MAX_FRAGMENT: u64 = 512 << 20;
 /// Largest `.ism` parsed.
 const MAX_MANIFEST: u64 = 16 << 20;
+/// A file modified this recently that does not parse is taken to be still being written: 404.
+const SETTLING: std::time::Duration = std::time::Duration::from_secs(2);
 /// How deep [`Catalog::list`] looks for presentations.
 const MAX_DEPTH: usize = 8;
 
@@ -181,9 +183,9 @@ impl Catalog {
         if stamp.len > MAX_MANIFEST {
             return Err(CatalogError::Broken(format!("{}: server manifest too large", self.rel(&ism))));
         }
-        let text = std::fs::read_to_string(&ism).map_err(|e| self.io_error(&ism, e))?;
-        let server =
-            ServerManifest::from_xml(&text, &self.rel(&ism)).map_err(|e| CatalogError::Broken(e.to_string()))?;
+        let text = std::fs::read_to_string(&ism).map_err(|e| self.unsettled(&ism, stamp, self.io_error(&ism, e)))?;
+        let server = ServerManifest::from_xml(&text, &self.rel(&ism))
+            .map_err(|e| self.unsettled(&ism, stamp, CatalogError::Broken(e.to_string())))?;
         let p = Arc::new(Presentation { ism_path: ism.clone(), stamp, server });
         let mut cache = lock(&self.presentations);
         if cache.len() >= MAX_CACHED {
@@ -203,10 +205,26 @@ impl Catalog {
     /// Finds the bytes a fragment request names: the track, its file, the `tfra` entry with exactly
     /// that time, then the `moof` (and for [`FragmentPart::Whole`] the `mdat` right after it).
     pub fn locate(&self, pres: &Presentation, req: &FragmentRequest) -> Result<FragmentLocation> {
+        let mut stamp = None;
+        self.locate_in(pres, req, &mut stamp).map_err(|e| match stamp {
+            Some((path, stamp)) => self.unsettled(&path, stamp, e),
+            None => e,
+        })
+    }
+
+    fn locate_in(
+        &self,
+        pres: &Presentation,
+        req: &FragmentRequest,
+        seen: &mut Option<(PathBuf, Stamp)>,
+    ) -> Result<FragmentLocation> {
         let track = pres
             .track(req.bitrate, &req.track)
             .ok_or_else(|| CatalogError::NotFound(format!("no track {} at bitrate {}", req.track, req.bitrate)))?;
         let path = self.contain(&pres.dir().join(&track.src))?;
+        if let Some(stamp) = regular_file_stamp(&path) {
+            *seen = Some((path.clone(), stamp));
+        }
         let index = self.index(&path)?;
         let offset = *index
             .tracks
@@ -246,7 +264,8 @@ impl Catalog {
         let mut buf = Vec::with_capacity(loc.len as usize);
         (&mut f).take(loc.len).read_to_end(&mut buf).map_err(|e| self.io_error(&loc.path, e))?;
         if buf.len() as u64 != loc.len {
-            return Err(CatalogError::Broken(format!("{}: fragment runs past the end", self.rel(&loc.path))));
+            let e = CatalogError::Broken(format!("{}: fragment runs past the end", self.rel(&loc.path)));
+            return Err(self.unsettled(&loc.path, loc.stamp, e));
         }
         Ok(buf)
     }
@@ -320,6 +339,21 @@ impl Catalog {
             } else if real.is_file() && name.len() > 4 && name.to_ascii_lowercase().ends_with(".ism") {
                 out.push(PresentationPath { dirs: rel.clone(), ism: name });
             }
+        }
+    }
+
+    /// A file that does not parse but changed while it was read, vanished, or was modified in the
+    /// last [`SETTLING`] (a publisher rewriting it in place) is "not there (yet)": 404, not 500.
+    /// Unusable files that stay unusable remain [`CatalogError::Broken`].
+    fn unsettled(&self, path: &Path, before: Stamp, e: CatalogError) -> CatalogError {
+        let CatalogError::Broken(what) = &e else { return e };
+        let now = std::fs::metadata(path).ok().filter(|m| m.is_file());
+        let changed = now.as_ref().is_none_or(|m| Stamp::of(m) != before);
+        let age = now.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+        if changed || age.is_none_or(|a| a < SETTLING) {
+            CatalogError::NotFound(format!("{what} (the file is changing)"))
+        } else {
+            e
         }
     }
 

@@ -149,6 +149,20 @@ pub async fn file_response(method: &Method, headers: &HeaderMap, path: &Path, st
         Body::empty()
     } else {
         match open_at(path, start).await {
+            // A file replaced or rewritten since `stamp` was taken: its new bytes do not match the
+            // headers (length, ETag). Answer 404 rather than aborting the connection mid-body.
+            Ok(file) if !same_file(&file, stamp).await => {
+                return crate::origin::server::status_response(StatusCode::NOT_FOUND)
+            }
+            // Small files (manifests) are read whole, so a rewrite during the read is a 404 too.
+            Ok(mut file) if count <= BUFFERED => {
+                let mut buf = Vec::with_capacity(count as usize);
+                let read = (&mut file).take(count).read_to_end(&mut buf).await;
+                if read.is_err() || buf.len() as u64 != count || !same_file(&file, stamp).await {
+                    return crate::origin::server::status_response(StatusCode::NOT_FOUND);
+                }
+                Body::from(buf)
+            }
             Ok(file) => Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file.take(count), 64 * 1024)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return crate::origin::server::status_response(StatusCode::NOT_FOUND)
@@ -174,6 +188,13 @@ pub async fn file_response(method: &Method, headers: &HeaderMap, path: &Path, st
         set(h, header::CONTENT_RANGE, &format!("bytes {start}-{}/{}", start + count - 1, stamp.len));
     }
     r
+}
+
+/// Files up to this size are read into memory before answering.
+const BUFFERED: u64 = 1 << 20;
+
+async fn same_file(file: &tokio::fs::File, stamp: Stamp) -> bool {
+    file.metadata().await.is_ok_and(|m| Stamp::of(&m) == stamp)
 }
 
 async fn open_at(path: &Path, start: u64) -> std::io::Result<tokio::fs::File> {
