@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 mod inspect;
 mod pack;
 mod package;
+mod publish;
 mod serve;
 mod split;
 
@@ -81,6 +82,8 @@ pub struct PackageArgs {
     /// Package what decodes from a truncated or corrupt source, with a warning, instead of failing.
     #[arg(long)]
     pub allow_truncated: bool,
+    #[command(flatten)]
+    pub publish: publish::PublishArgs,
 }
 
 fn parse_ladder_arg(s: &str) -> Result<crate::pipeline::ladder::LadderSpec, String> {

@@ -49,6 +49,8 @@ pub struct PackArgs {
     /// Print a machine-readable summary on stdout (the same fields as the encode job's).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub publish: super::publish::PublishArgs,
 }
 
 fn parse_bitrate_arg(s: &str) -> Result<u32, String> {
@@ -84,7 +86,8 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         force: args.force,
         quiet: args.quiet || args.json,
     };
-    match copy::run(&opts, &signal) {
+    let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
+    match copy::run(&opts, &signal, &finish) {
         Ok(summary) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON summary")?);

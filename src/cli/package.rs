@@ -36,7 +36,8 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet || args.json,
         allow_truncated: args.allow_truncated,
     };
-    match pipeline::package(&opts, &signal) {
+    let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
+    match pipeline::package(&opts, &signal, &finish) {
         Ok(summary) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON summary")?);
@@ -101,5 +102,15 @@ pub(super) fn print_summary(s: &Summary, verb: &str) {
             a.language
         );
     }
-    println!("  {}.ism, {}.ismc", s.name, s.name);
+    // Manifests, player page, and the pre-split layout if one was written.
+    let media: Vec<&str> =
+        s.rungs.iter().map(|r| r.file.as_str()).chain(s.audio.iter().map(|a| a.file.as_str())).collect();
+    let mut others: Vec<&str> =
+        s.files.iter().map(|f| f.file.as_str()).filter(|f| !f.contains('/') && !media.contains(f)).collect();
+    let fragments = s.files.iter().filter(|f| f.file.starts_with("QualityLevels(")).count();
+    let split = format!("QualityLevels(…)/ ({fragments} fragment files)");
+    if fragments > 0 {
+        others.push(&split);
+    }
+    println!("  {}", others.join(", "));
 }

@@ -22,10 +22,10 @@ use self::source::{SourceFile, SourceTrack};
 use crate::format::fragmenter::Fragment;
 use crate::format::presentation::{write_manifests, TrackOutput};
 use crate::format::writer::IsmvWriter;
-use crate::format::{avc, CodecConfig, FormatError, Sample, TrackInfo, TrackKind, TIMESCALE};
+use crate::format::{avc, FormatError, Sample, TrackInfo, TrackKind, TIMESCALE};
 use crate::pipeline::output::{audio_file, audio_stream_name, video_file, Staging};
 use crate::pipeline::progress::{Bar, Progress};
-use crate::pipeline::{AudioSummary, FileSummary, PipelineError, RungSummary, Summary};
+use crate::pipeline::{PipelineError, Summary};
 
 /// What to tell the user when `--copy` cannot be used.
 const REENCODE: &str = "re-encode without --copy (`ssfpack INPUT -o DIR`)";
@@ -135,7 +135,7 @@ struct Job {
 /// Runs the whole job: plan (everything refusable is refused before a byte is written), copy every
 /// track in parallel, write the manifests, publish the folder atomically. `signal` is set by the
 /// caller's SIGINT/SIGTERM handler; the job then stops and removes its partial output.
-pub fn run(opts: &CopyOptions, signal: &AtomicUsize) -> Result<Summary, CopyError> {
+pub fn run(opts: &CopyOptions, signal: &AtomicUsize, finish: super::Finish) -> Result<Summary, CopyError> {
     let started = Instant::now();
     let (name, jobs) = plan(opts)?;
     let staging = Staging::prepare(&opts.output, &name, opts.force)?;
@@ -175,8 +175,20 @@ pub fn run(opts: &CopyOptions, signal: &AtomicUsize) -> Result<Summary, CopyErro
         return Err(CopyError::Cancelled);
     }
     write_manifests(staging.path(), &name, &outputs)?;
-    let dir = staging.commit()?;
-    summarize(opts, &name, &dir, &jobs, &outputs, started)
+    finish(staging.path(), &name).map_err(|source| PipelineError::Finish { context: name.clone(), source })?;
+    let inputs: Vec<String> = opts.inputs.iter().map(|p| p.display().to_string()).collect();
+    let summary = Summary::build(
+        inputs.join(" "),
+        opts.output.display().to_string(),
+        &name,
+        opts.fragment_duration as f64 / TIMESCALE as f64,
+        staging.path(),
+        &outputs,
+        |i| jobs.get(i).map_or(0, |j| j.track.samples.len() as u64),
+        started,
+    );
+    staging.commit()?;
+    Ok(summary)
 }
 
 /// What makes the workers stop early: another worker's error, or a signal.
@@ -197,70 +209,6 @@ impl Stop<'_> {
         }
         Ok(())
     }
-}
-
-/// The encode job's summary, filled from what was copied.
-fn summarize(
-    opts: &CopyOptions,
-    name: &str,
-    dir: &Path,
-    jobs: &[Job],
-    outputs: &[TrackOutput],
-    started: Instant,
-) -> Result<Summary, CopyError> {
-    let size = |file: &str| -> Result<u64, CopyError> {
-        let p = dir.join(file);
-        std::fs::metadata(&p).map(|m| m.len()).map_err(|e| CopyError::Io { path: p, source: e })
-    };
-    let mut files = Vec::new();
-    for f in [format!("{name}.ism"), format!("{name}.ismc")] {
-        files.push(FileSummary { bytes: size(&f)?, file: f });
-    }
-    let (mut rungs, mut audio, mut end) = (Vec::new(), Vec::new(), 0u64);
-    for (job, o) in jobs.iter().zip(outputs) {
-        let bytes = size(&o.file)?;
-        files.push(FileSummary { file: o.file.clone(), bytes });
-        if let Some(last) = o.fragments.last() {
-            end = end.max(last.time + last.duration);
-        }
-        match &o.track.codec {
-            CodecConfig::H264(c) => rungs.push(RungSummary {
-                file: o.file.clone(),
-                width: c.width,
-                height: c.height,
-                bitrate: o.track.bitrate,
-                fragments: o.fragments.len(),
-                frames: job.track.samples.len() as u64,
-                bytes,
-            }),
-            CodecConfig::Aac(c) => audio.push(AudioSummary {
-                file: o.file.clone(),
-                name: o.track.name.clone(),
-                language: o.track.language.clone(),
-                bitrate: o.track.bitrate,
-                sample_rate: c.sample_rate,
-                channels: c.channels,
-                fragments: o.fragments.len(),
-                bytes,
-            }),
-        }
-    }
-    let duration = end as f64 / TIMESCALE as f64;
-    let elapsed = started.elapsed().as_secs_f64();
-    let inputs: Vec<String> = opts.inputs.iter().map(|p| p.display().to_string()).collect();
-    Ok(Summary {
-        input: inputs.join(" "),
-        output: opts.output.display().to_string(),
-        name: name.to_string(),
-        duration,
-        elapsed,
-        speed: if elapsed > 0.0 { duration / elapsed } else { 0.0 },
-        fragment_duration: opts.fragment_duration as f64 / TIMESCALE as f64,
-        total_bytes: files.iter().map(|f| f.bytes).sum(),
-        rungs,
-        audio,
-        files,
-    })
 }
 
 /// Opens the inputs, picks the tracks, rebases their times and computes every fragment boundary.

@@ -31,6 +31,13 @@ pub enum PipelineError {
     /// Another worker failed first; its error is the one reported.
     #[error("cancelled")]
     Cancelled,
+    /// The caller's finishing step (player page, pre-split layout) failed.
+    #[error("{context}: {source}")]
+    Finish {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{0}: worker thread panicked")]
     Panicked(String),
 }

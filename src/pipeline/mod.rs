@@ -47,6 +47,16 @@ const VIDEO_QUEUE: usize = 8;
 /// Decoded audio frames buffered per audio track.
 const AUDIO_QUEUE: usize = 64;
 
+/// Work on the finished presentation inside the staging folder, before it is published (so it is
+/// as atomic as the rest): the CLI writes the player page and the pre-split layout here. Arguments:
+/// the staging folder and the presentation name.
+pub type Finish<'a> = &'a (dyn Fn(&Path, &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Sync);
+
+/// A [`Finish`] that does nothing.
+pub fn no_finish(_: &Path, _: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Ok(())
+}
+
 /// The options of `ssfpack INPUT -o DIR`.
 #[derive(Debug, Clone)]
 pub struct PackageOptions {
@@ -118,7 +128,7 @@ pub struct FileSummary {
 
 /// Packages `opts.input` into `opts.output`. `signal` is set (to the signal number) by the
 /// caller's SIGINT/SIGTERM handler; the job then stops and removes its partial output.
-pub fn package(opts: &PackageOptions, signal: &AtomicUsize) -> Result<Summary, PipelineError> {
+pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> Result<Summary, PipelineError> {
     let started = Instant::now();
     let name = presentation_name(opts)?;
     if !(opts.fragment_duration.is_finite() && (0.1..=60.0).contains(&opts.fragment_duration)) {
@@ -236,8 +246,19 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize) -> Result<Summary, P
     }
     write_manifests(staging.path(), &name, &outputs)
         .map_err(|e| PipelineError::format(format!("{name}.ism/.ismc"), e))?;
-    let dir = staging.commit()?;
-    summarize(opts, &name, &dir, &outputs, &stats, started)
+    finish(staging.path(), &name).map_err(|source| PipelineError::Finish { context: name.clone(), source })?;
+    let summary = Summary::build(
+        opts.input.display().to_string(),
+        opts.output.display().to_string(),
+        &name,
+        opts.fragment_duration,
+        staging.path(),
+        &outputs,
+        |_| stats.frames,
+        started,
+    );
+    staging.commit()?;
+    Ok(summary)
 }
 
 /// Refuses, before anything is created, an input that is missing, not a regular file, or empty.
@@ -494,66 +515,83 @@ fn decode(
     Ok(stats)
 }
 
-fn summarize(
-    opts: &PackageOptions,
-    name: &str,
-    dir: &Path,
-    outputs: &[TrackOutput],
-    stats: &DecodeStats,
-    started: Instant,
-) -> Result<Summary, PipelineError> {
-    let size = |file: &str| -> Result<u64, PipelineError> {
-        let p = dir.join(file);
-        std::fs::metadata(&p).map(|m| m.len()).map_err(|e| PipelineError::io(p, e))
-    };
-    let mut files = Vec::new();
-    for f in [format!("{name}.ism"), format!("{name}.ismc")] {
-        files.push(FileSummary { bytes: size(&f)?, file: f });
-    }
-    let mut rungs = Vec::new();
-    let mut audio = Vec::new();
-    let mut end = 0u64;
-    for o in outputs {
-        let bytes = size(&o.file)?;
-        files.push(FileSummary { file: o.file.clone(), bytes });
-        if let Some(last) = o.fragments.last() {
-            end = end.max(last.time + last.duration);
+impl Summary {
+    /// Builds the summary from what was written into `dir` (the staging folder, before it is
+    /// published: nothing can fail after the rename). `frames(i)` is the frame count of output `i`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        input: String,
+        output: String,
+        name: &str,
+        fragment_duration: f64,
+        dir: &Path,
+        outputs: &[TrackOutput],
+        frames: impl Fn(usize) -> u64,
+        started: Instant,
+    ) -> Summary {
+        let mut files = Vec::new();
+        list_files(dir, dir, &mut files);
+        files.sort_by(|a, b| a.file.cmp(&b.file));
+        let mut rungs = Vec::new();
+        let mut audio = Vec::new();
+        let mut end = 0u64;
+        for (i, o) in outputs.iter().enumerate() {
+            let bytes = o.fragments.iter().map(|f| f.size).sum::<u64>();
+            if let Some(last) = o.fragments.last() {
+                end = end.max(last.time + last.duration);
+            }
+            match &o.track.codec {
+                crate::format::CodecConfig::H264(c) => rungs.push(RungSummary {
+                    file: o.file.clone(),
+                    width: c.width,
+                    height: c.height,
+                    bitrate: o.track.bitrate,
+                    fragments: o.fragments.len(),
+                    frames: frames(i),
+                    bytes,
+                }),
+                crate::format::CodecConfig::Aac(c) => audio.push(AudioSummary {
+                    file: o.file.clone(),
+                    name: o.track.name.clone(),
+                    language: o.track.language.clone(),
+                    bitrate: o.track.bitrate,
+                    sample_rate: c.sample_rate,
+                    channels: c.channels,
+                    fragments: o.fragments.len(),
+                    bytes,
+                }),
+            }
         }
-        match &o.track.codec {
-            crate::format::CodecConfig::H264(c) => rungs.push(RungSummary {
-                file: o.file.clone(),
-                width: c.width,
-                height: c.height,
-                bitrate: o.track.bitrate,
-                fragments: o.fragments.len(),
-                frames: stats.frames,
-                bytes,
-            }),
-            crate::format::CodecConfig::Aac(c) => audio.push(AudioSummary {
-                file: o.file.clone(),
-                name: o.track.name.clone(),
-                language: o.track.language.clone(),
-                bitrate: o.track.bitrate,
-                sample_rate: c.sample_rate,
-                channels: c.channels,
-                fragments: o.fragments.len(),
-                bytes,
-            }),
+        let duration = end as f64 / TIMESCALE as f64;
+        let elapsed = started.elapsed().as_secs_f64();
+        Summary {
+            input,
+            output,
+            name: name.to_string(),
+            duration,
+            elapsed,
+            speed: if elapsed > 0.0 { duration / elapsed } else { 0.0 },
+            fragment_duration,
+            total_bytes: files.iter().map(|f| f.bytes).sum(),
+            rungs,
+            audio,
+            files,
         }
     }
-    let duration = end as f64 / TIMESCALE as f64;
-    let elapsed = started.elapsed().as_secs_f64();
-    Ok(Summary {
-        input: opts.input.display().to_string(),
-        output: opts.output.display().to_string(),
-        name: name.to_string(),
-        duration,
-        elapsed,
-        speed: if elapsed > 0.0 { duration / elapsed } else { 0.0 },
-        fragment_duration: opts.fragment_duration,
-        total_bytes: files.iter().map(|f| f.bytes).sum(),
-        rungs,
-        audio,
-        files,
-    })
+}
+
+/// Every regular file below `dir`, with its path relative to `root` and its size.
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<FileSummary>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => list_files(root, &path, out),
+            Ok(t) if t.is_file() => out.push(FileSummary {
+                file: path.strip_prefix(root).unwrap_or(&path).display().to_string(),
+                bytes: e.metadata().map(|m| m.len()).unwrap_or(0),
+            }),
+            _ => {}
+        }
+    }
 }
