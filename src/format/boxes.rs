@@ -162,7 +162,9 @@ pub fn read_span<R: std::io::Read + std::io::Seek>(
         0 => file_len - offset,
         s => s,
     };
-    if size < header_size as u64 || offset + size > file_len {
+    // `file_len - offset` cannot underflow (checked above); `offset + size` could overflow on a
+    // hostile 64-bit `largesize` and, wrapped, send the scan back to an earlier box forever.
+    if size < header_size as u64 || size > file_len - offset {
         return Err(FormatError::boxes(
             format!("{context}: box {} at byte {offset}", type_name(header.box_type)),
             format!("size {size} runs past the end of the file ({file_len} bytes)"),
@@ -247,6 +249,19 @@ mod tests {
         let b = t.to_unknown_box();
         assert_eq!(b.payload.len(), 5 + 32);
         assert_eq!(PiffBox::from_unknown(&b).unwrap(), PiffBox::Tfrf(t));
+    }
+
+    #[test]
+    fn read_span_refuses_a_largesize_that_overflows() {
+        // A `free` box, then one whose 64-bit size would wrap `offset + size` back to 0 (found by
+        // fuzz/fuzz_targets/reader.rs: an overflow panic in debug builds, an endless scan in release).
+        let mut file = vec![0, 0, 0, 8, b'f', b'r', b'e', b'e', 0, 0, 0, 1, b'f', b'r', b'e', b'e'];
+        file.extend_from_slice(&(u64::MAX - 7).to_be_bytes());
+        file.extend_from_slice(&[0; 16]);
+        let mut r = std::io::Cursor::new(&file);
+        let len = file.len() as u64;
+        assert!(read_span(&mut r, 0, len, "t").unwrap().is_some());
+        assert!(read_span(&mut r, 8, len, "t").is_err());
     }
 
     #[test]

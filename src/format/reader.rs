@@ -300,7 +300,10 @@ fn fragment(tracks: &[TrackEntry], moof: &MoofBox, traf: &TrafBox, span: BoxSpan
                 flags,
                 composition_offset: s.composition_time_offset.unwrap_or(0),
             });
-            pos += u64::from(size);
+            // `base_data_offset` is a hostile 64-bit field: sample offsets must not wrap.
+            pos = pos
+                .checked_add(u64::from(size))
+                .ok_or_else(|| FormatError::boxes(format!("{ctx}/traf/trun"), "sample offsets run past 2^64"))?;
         }
         next_offset = pos;
     }
@@ -313,4 +316,30 @@ fn fragment(tracks: &[TrackEntry], moof: &MoofBox, traf: &TrafBox, span: BoxSpan
         tfxd,
         samples,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(t: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut b = (8 + payload.len() as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(t);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    #[test]
+    fn sample_offsets_that_overflow_are_an_error() {
+        // A `tfhd` with base_data_offset 2^64-16 and a `trun` of two 256-byte samples (found by
+        // fuzz/fuzz_targets/reader.rs: an overflow panic in debug builds).
+        let mfhd = boxed(b"mfhd", &[0, 0, 0, 0, 0, 0, 0, 1]);
+        let mut tfhd = vec![0, 0, 0, 1, 0, 0, 0, 1];
+        tfhd.extend_from_slice(&(u64::MAX - 15).to_be_bytes());
+        let trun = [0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 1, 0, 0, 0, 1, 0];
+        let traf = boxed(b"traf", &[boxed(b"tfhd", &tfhd), boxed(b"trun", &trun)].concat());
+        let moof = boxed(b"moof", &[mfhd, traf].concat());
+        let err = MediaFile::parse(std::io::Cursor::new(&moof), moof.len() as u64, Path::new("t")).unwrap_err();
+        assert!(err.to_string().contains("2^64"), "{err}");
+    }
 }

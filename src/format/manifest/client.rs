@@ -278,9 +278,15 @@ fn compress(chunks: &[Chunk], runs: bool) -> Vec<WireChunk> {
     out
 }
 
+/// Most fragments one manifest may expand to, over all its streams (16 bytes each in memory). The limit
+/// is on the total, not per `c`: a few hundred bytes of `<c r="10000000"/>` must not reach gigabytes,
+/// and runs the writer merges (`r` of one `c` = the sum of several) must still parse back.
+const MAX_CHUNKS: u64 = 10_000_000;
+
 /// Expands `c` elements into absolute chunks. The first `t` defaults to 0; a missing `d` is the gap to
-/// the next `t` (or to the end of the presentation for the last chunk).
-fn expand(wire: &[WireChunk], end: u64, context: &str) -> Result<Vec<Chunk>> {
+/// the next `t` (or to the end of the presentation for the last chunk). `budget` is what remains of
+/// [`MAX_CHUNKS`] for the manifest.
+fn expand(wire: &[WireChunk], end: u64, budget: &mut u64, context: &str) -> Result<Vec<Chunk>> {
     let mut out = Vec::with_capacity(wire.len());
     let mut next_t = 0u64;
     for (i, c) in wire.iter().enumerate() {
@@ -294,9 +300,13 @@ fn expand(wire: &[WireChunk], end: u64, context: &str) -> Result<Vec<Chunk>> {
             },
         };
         let repeat = c.r.unwrap_or(1).max(1);
-        if repeat > 10_000_000 {
-            return Err(FormatError::invalid(context, format!("c #{i} repeats {repeat} times")));
+        if repeat > *budget {
+            return Err(FormatError::invalid(
+                context,
+                format!("c #{i} repeats {repeat} times: over {MAX_CHUNKS} fragments in the manifest"),
+            ));
         }
+        *budget -= repeat;
         let mut t = t;
         for _ in 0..repeat {
             out.push(Chunk { t, d });
@@ -311,13 +321,14 @@ impl WireMedia {
     fn into_model(self, context: &str) -> Result<ClientManifest> {
         let timescale = self.timescale.unwrap_or(crate::format::TIMESCALE);
         let duration = self.duration;
+        let mut budget = MAX_CHUNKS;
         let streams = self
             .streams
             .into_iter()
             .enumerate()
             .map(|(i, s)| {
                 let ctx = format!("{context}: StreamIndex #{i}");
-                let chunks = expand(&s.c, duration, &ctx)?;
+                let chunks = expand(&s.c, duration, &mut budget, &ctx)?;
                 Ok(StreamIndex {
                     name: s.name.unwrap_or_else(|| s.kind.clone()),
                     kind: s.kind,
@@ -418,6 +429,27 @@ mod tests {
         let c: Vec<_> = m.streams[0].chunks.iter().map(|c| (c.t, c.d)).collect();
         assert_eq!(c, vec![(0, 30), (40, 30), (70, 30)]);
         assert_eq!(m.streams[0].name, "audio");
+    }
+
+    #[test]
+    fn repeat_counts_are_limited_in_total_and_merged_runs_parse_back() {
+        // Found by fuzz/fuzz_targets/client_manifest.rs. 60 × r=10,000,000 in 1.5 KB of XML asked for
+        // 9.6 GB; and two c of r=6,000,000 parsed, were written back as one c of r=12,000,000 that the
+        // per-c limit then refused.
+        let doc = |cs: &str| {
+            format!(
+                r#"<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" Duration="0">
+                <StreamIndex Type="video" Url="x"><QualityLevel Bitrate="1"/>{cs}</StreamIndex></SmoothStreamingMedia>"#
+            )
+        };
+        let bomb = doc(&r#"<c d="1" r="10000000"/>"#.repeat(60));
+        let err = ClientManifest::from_xml(&bomb, "t").unwrap_err();
+        assert!(err.to_string().contains("fragments in the manifest"), "{err}");
+        let m = ClientManifest::from_xml(&doc(r#"<c t="0" d="1" r="600"/><c d="1" r="600"/>"#), "t").unwrap();
+        assert_eq!(m.streams[0].chunks.len(), 1200);
+        let xml = m.to_xml().unwrap();
+        assert!(xml.contains(r#"r="1200""#), "{xml}");
+        assert_eq!(ClientManifest::from_xml(&xml, "t").unwrap(), m);
     }
 
     #[test]
