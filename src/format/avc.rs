@@ -26,7 +26,9 @@ impl AvcConfig {
     /// Builds the configuration from one SPS and one PPS NAL unit.
     pub fn new(sps: Vec<u8>, pps: Vec<u8>) -> Result<Self> {
         let parsed = h264::parse_sps(&sps).map_err(|e| FormatError::invalid("H.264 SPS", e))?;
-        if pps.first().map(|b| b & 0x1f) != Some(8) {
+        // nal_unit_type 8 with forbidden_zero_bit clear: a PPS whose forbidden bit is set would be
+        // written into CodecPrivateData that no H.264 parser (ours included) accepts.
+        if pps.first().map(|b| b & 0x9f) != Some(8) {
             return Err(FormatError::invalid("H.264 PPS", "not a PPS NAL unit"));
         }
         let (width, height) = (u32::from(parsed.width), u32::from(parsed.height));
@@ -199,5 +201,16 @@ pub(crate) mod tests {
         assert_eq!(s, vec![0, 0, 0, 4, 0x65, 0x88, 0x84, 0x21]);
         assert!(sample_is_idr(&s));
         assert_eq!(sample_nal_types(&[0, 0, 0, 9, 1]), None);
+    }
+
+    #[test]
+    fn pps_with_forbidden_bit_is_refused() {
+        // Found by fuzz/fuzz_targets/codec_config.rs: an avcC whose PPS starts 0xE8 (type 8, forbidden
+        // bit set) was accepted, and its CodecPrivateData then failed to parse.
+        assert!(AvcConfig::new(SPS.to_vec(), vec![0xe8, 0xeb, 0xe3]).is_err());
+        let mut pd = AvcConfig::new(SPS.to_vec(), PPS.to_vec()).unwrap().annexb_private_data();
+        let at = pd.len() - PPS.len();
+        pd[at] |= 0x80;
+        assert!(AvcConfig::from_extradata(&pd).is_err());
     }
 }

@@ -132,6 +132,42 @@ pub fn decode<B: Decode>(buf: &[u8], what: &str) -> Result<(B, usize)> {
     B::decode(buf).map_err(|e| FormatError::boxes(what, e))
 }
 
+/// Most samples one `moof` may declare over all its `trun`s. `shiguredo_mp4` builds one 40-byte record
+/// per declared sample, and takes up to 16 M of them per `trun` even when the `trun` carries no
+/// per-sample fields, so a few hundred hostile bytes could ask for gigabytes. Real fragments hold
+/// hundreds to thousands of samples.
+pub const MAX_FRAGMENT_SAMPLES: u64 = 1 << 20;
+
+/// The `sample_count`s of every `trun` in `buf` (boxes held in memory: a `moof`, a `traf`, a `trun`),
+/// added up from the raw headers before anything decodes them. A malformed box ends the walk: the
+/// decoder reports it.
+pub fn declared_trun_samples(buf: &[u8]) -> u64 {
+    fn walk(mut buf: &[u8], depth: usize) -> u64 {
+        let mut total = 0u64;
+        while let Ok((header, header_len)) = BoxHeader::decode(buf) {
+            let size = match header.box_size.get() {
+                0 => buf.len() as u64,
+                s => s,
+            };
+            if size < header_len as u64 || size > buf.len() as u64 {
+                break;
+            }
+            let (whole, rest) = buf.split_at(size as usize);
+            let payload = &whole[header_len..];
+            total = total.saturating_add(match header.box_type {
+                BoxType::Normal(t) if (&t == b"moof" || &t == b"traf") && depth < 4 => walk(payload, depth + 1),
+                BoxType::Normal(t) if &t == b"trun" && payload.len() >= 8 => {
+                    u64::from(u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]))
+                }
+                _ => 0,
+            });
+            buf = rest;
+        }
+        total
+    }
+    walk(buf, 0)
+}
+
 /// A box header as found while scanning a file: type, where the box starts and its total size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoxSpan {
@@ -262,6 +298,17 @@ mod tests {
         let len = file.len() as u64;
         assert!(read_span(&mut r, 0, len, "t").unwrap().is_some());
         assert!(read_span(&mut r, 8, len, "t").is_err());
+    }
+
+    #[test]
+    fn trun_sample_counts_are_summed_before_decoding() {
+        // A `moof` of 300 bytes whose `trun`s declare 16 M samples each with no per-sample fields:
+        // `shiguredo_mp4` would build 671 MB per `trun` (found by fuzz/fuzz_targets/reader.rs).
+        let trun = [&[0, 0, 0, 16][..], b"trun", &[0, 0, 0, 0], &(1u32 << 24).to_be_bytes()].concat();
+        let traf = [&[0, 0, 0, 40][..], b"traf", &trun, &trun].concat();
+        let moof = [&[0, 0, 0, 48][..], b"moof", &traf].concat();
+        assert_eq!(declared_trun_samples(&moof), 2 << 24);
+        assert_eq!(declared_trun_samples(&moof[..20]), 0);
     }
 
     #[test]

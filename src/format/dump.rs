@@ -12,7 +12,7 @@ use shiguredo_mp4::boxes::{
 };
 use shiguredo_mp4::{BoxHeader, BoxType, Decode};
 
-use super::boxes::{read_span, type_name, PiffBox};
+use super::boxes::{declared_trun_samples, read_span, type_name, PiffBox, MAX_FRAGMENT_SAMPLES};
 use super::error::{FormatError, Result};
 
 const CONTAINERS: &[&[u8; 4]] =
@@ -142,6 +142,9 @@ fn describe(whole: &[u8]) -> Option<String> {
             b"mfhd" => show::<MfhdBox>(whole),
             b"tfhd" => show::<TfhdBox>(whole),
             b"tfdt" => show::<TfdtBox>(whole),
+            b"trun" if declared_trun_samples(whole) > MAX_FRAGMENT_SAMPLES => {
+                Some(format!("!! sample_count {}: too many to decode", declared_trun_samples(whole)))
+            }
             b"trun" => Some(match TrunBox::decode(whole) {
                 Ok((t, _)) => trun_lines(&t),
                 Err(e) => format!("!! does not decode: {e}"),

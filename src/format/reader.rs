@@ -10,7 +10,7 @@ use shiguredo_mp4::BoxType;
 
 use super::aac::AacConfig;
 use super::avc::AvcConfig;
-use super::boxes::{decode, read_span, type_name, BoxSpan, PiffBox, Tfxd};
+use super::boxes::{declared_trun_samples, decode, read_span, type_name, BoxSpan, PiffBox, Tfxd, MAX_FRAGMENT_SAMPLES};
 use super::error::{FormatError, Result};
 use super::{CodecConfig, TrackKind};
 
@@ -215,6 +215,13 @@ fn load<B: shiguredo_mp4::Decode, R: Read + Seek>(r: &mut R, span: BoxSpan, ctx:
     let mut buf = vec![0u8; span.size as usize];
     r.seek(SeekFrom::Start(span.offset))?;
     r.read_exact(&mut buf)?;
+    let samples = declared_trun_samples(&buf);
+    if samples > MAX_FRAGMENT_SAMPLES {
+        return Err(FormatError::boxes(
+            ctx,
+            format!("trun declares {samples} samples (at most {MAX_FRAGMENT_SAMPLES})"),
+        ));
+    }
     Ok(decode::<B>(&buf, ctx)?.0)
 }
 
@@ -341,5 +348,16 @@ mod tests {
         let moof = boxed(b"moof", &[mfhd, traf].concat());
         let err = MediaFile::parse(std::io::Cursor::new(&moof), moof.len() as u64, Path::new("t")).unwrap_err();
         assert!(err.to_string().contains("2^64"), "{err}");
+    }
+
+    #[test]
+    fn a_hostile_trun_sample_count_is_refused_before_decoding() {
+        let mfhd = boxed(b"mfhd", &[0, 0, 0, 0, 0, 0, 0, 1]);
+        let tfhd = boxed(b"tfhd", &[0, 0, 0, 0, 0, 0, 0, 1]);
+        let trun = boxed(b"trun", &[0, 0, 0, 0, 1, 0, 0, 0]);
+        let traf = boxed(b"traf", &[tfhd, trun.clone(), trun].concat());
+        let moof = boxed(b"moof", &[mfhd, traf].concat());
+        let err = MediaFile::parse(std::io::Cursor::new(&moof), moof.len() as u64, Path::new("t")).unwrap_err();
+        assert!(err.to_string().contains("trun declares 33554432 samples"), "{err}");
     }
 }
