@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn read_span_refuses_a_largesize_that_overflows() {
-        // A `free` box, then one whose 64-bit size would wrap `offset + size` back to 0 (found by
+        // A `free` box, then one whose 64-bit size would wrap `offset + size` back to 0 (crafted for
         // fuzz/fuzz_targets/reader.rs: an overflow panic in debug builds, an endless scan in release).
         let mut file = vec![0, 0, 0, 8, b'f', b'r', b'e', b'e', 0, 0, 0, 1, b'f', b'r', b'e', b'e'];
         file.extend_from_slice(&(u64::MAX - 7).to_be_bytes());

@@ -188,8 +188,8 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_cut_not_a_stack_overflow() {
-        // 200,000 nested `moov` headers (found by fuzz/fuzz_targets/reader.rs on a crafted 1.6 MB
-        // input: one recursion per 8 bytes overflowed the stack).
+        // 200,000 nested `moov` headers (a crafted 1.6 MB input replayed through
+        // fuzz/fuzz_targets/reader.rs: one recursion per 8 bytes overflowed the stack).
         let n = 200_000u32;
         let buf: Vec<u8> = (0..n).flat_map(|i| [(8 * (n - i)).to_be_bytes().as_slice(), b"moov"].concat()).collect();
         let text = dump_buffer(&buf);

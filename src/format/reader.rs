@@ -338,7 +338,7 @@ mod tests {
 
     #[test]
     fn sample_offsets_that_overflow_are_an_error() {
-        // A `tfhd` with base_data_offset 2^64-16 and a `trun` of two 256-byte samples (found by
+        // A `tfhd` with base_data_offset 2^64-16 and a `trun` of two 256-byte samples (crafted for
         // fuzz/fuzz_targets/reader.rs: an overflow panic in debug builds).
         let mfhd = boxed(b"mfhd", &[0, 0, 0, 0, 0, 0, 0, 1]);
         let mut tfhd = vec![0, 0, 0, 1, 0, 0, 0, 1];

@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn repeat_counts_are_limited_in_total_and_merged_runs_parse_back() {
-        // Found by fuzz/fuzz_targets/client_manifest.rs. 60 × r=10,000,000 in 1.5 KB of XML asked for
+        // Crafted for fuzz/fuzz_targets/client_manifest.rs. 60 × r=10,000,000 in 1.5 KB of XML asked for
         // 9.6 GB; and two c of r=6,000,000 parsed, were written back as one c of r=12,000,000 that the
         // per-c limit then refused.
         let doc = |cs: &str| {
