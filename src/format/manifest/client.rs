@@ -287,6 +287,15 @@ const MAX_CHUNKS: u64 = 10_000_000;
 /// the next `t` (or to the end of the presentation for the last chunk). `budget` is what remains of
 /// [`MAX_CHUNKS`] for the manifest.
 fn expand(wire: &[WireChunk], end: u64, budget: &mut u64, context: &str) -> Result<Vec<Chunk>> {
+    // Count first, so that a manifest over the limit is refused before anything is allocated.
+    let total = wire.iter().fold(0u64, |n, c| n.saturating_add(c.r.unwrap_or(1).max(1)));
+    if total > *budget {
+        return Err(FormatError::invalid(
+            context,
+            format!("{total} fragments: over {MAX_CHUNKS} fragments in the manifest"),
+        ));
+    }
+    *budget -= total;
     let mut out = Vec::with_capacity(wire.len());
     let mut next_t = 0u64;
     for (i, c) in wire.iter().enumerate() {
@@ -300,13 +309,6 @@ fn expand(wire: &[WireChunk], end: u64, budget: &mut u64, context: &str) -> Resu
             },
         };
         let repeat = c.r.unwrap_or(1).max(1);
-        if repeat > *budget {
-            return Err(FormatError::invalid(
-                context,
-                format!("c #{i} repeats {repeat} times: over {MAX_CHUNKS} fragments in the manifest"),
-            ));
-        }
-        *budget -= repeat;
         let mut t = t;
         for _ in 0..repeat {
             out.push(Chunk { t, d });
@@ -435,7 +437,7 @@ mod tests {
     fn repeat_counts_are_limited_in_total_and_merged_runs_parse_back() {
         // Crafted for fuzz/fuzz_targets/client_manifest.rs. 60 × r=10,000,000 in 1.5 KB of XML asked for
         // 9.6 GB; and two c of r=6,000,000 parsed, were written back as one c of r=12,000,000 that the
-        // per-c limit then refused.
+        // per-c limit then refused. The total is now counted before anything is expanded.
         let doc = |cs: &str| {
             format!(
                 r#"<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" Duration="0">
