@@ -1,8 +1,9 @@
 //! Scaling one rung: any decoded picture → 8-bit 4:2:0 at the rung's size, rotated upright when the
 //! source carries rotation metadata (ISMV has no display matrix, so the pixels must be turned).
 //!
-//! Every rung scales from the decoded source frame (not from the next larger rung): one bicubic
-//! pass per rung keeps the quality of each rung independent of the others.
+//! The pipeline decides where each rung scales from (the source, or a larger rung at least twice its
+//! size in each dimension: see `pipeline::video::scale_plan`); a scaler whose input already has the
+//! output's format and size passes the picture through without copying it.
 
 use ff::format::Pixel;
 use ff::software::scaling;
@@ -28,11 +29,15 @@ impl Scaler {
         Scaler { width, height, rotation: rotation % 360, sws: None, context: context.into() }
     }
 
-    /// Scales (and rotates) one decoded frame into a new frame the encoder may keep.
+    /// Scales (and rotates) one decoded frame into a new frame the encoder may keep. A frame that is
+    /// already 4:2:0 at the output size, upright, is returned as a new reference to the same pixels.
     pub fn scale(&mut self, src: &VideoFrame) -> Result<VideoFrame, MediaError> {
         let (pre_w, pre_h) =
             if self.rotation % 180 == 90 { (self.height, self.width) } else { (self.width, self.height) };
         let key = (src.format(), src.width(), src.height());
+        if self.rotation == 0 && key == (OUTPUT_FORMAT, self.width, self.height) {
+            return Ok(share_picture(src));
+        }
         if self.sws.as_ref().map(|(k, _)| *k) != Some(key) {
             let ctx = scaling::Context::get(key.0, key.1, key.2, OUTPUT_FORMAT, pre_w, pre_h, scaling::Flags::BICUBIC)
                 .map_err(|e| {
@@ -59,6 +64,61 @@ impl Scaler {
             rotate_plane(scaled.data(plane), sw, sh, ss, out.data_mut(plane), ds, self.rotation);
         }
         Ok(out)
+    }
+}
+
+/// A frame with the pixels of `src` and none of its properties: a new reference to the same buffers
+/// when possible ([`picture_ref`]), else a copy.
+pub fn share_picture(src: &VideoFrame) -> VideoFrame {
+    picture_ref(src).unwrap_or_else(|| {
+        let mut out = VideoFrame::new(src.format(), src.width(), src.height());
+        for plane in 0..src.planes().min(out.planes()) {
+            let (ss, ds) = (src.stride(plane), out.stride(plane));
+            let row = ss.min(ds);
+            let rows = src.plane_height(plane) as usize;
+            let from = src.data(plane);
+            let to = out.data_mut(plane);
+            for y in 0..rows {
+                to[y * ds..y * ds + row].copy_from_slice(&from[y * ss..y * ss + row]);
+            }
+        }
+        out
+    })
+}
+
+/// A new frame that references the pixels of `src` (no copy) with none of its properties or side
+/// data (so closed captions or SEI of the source never reach one rung only), or `None` when `src`
+/// is not reference-counted or the reference cannot be made (the caller then copies).
+pub fn picture_ref(src: &VideoFrame) -> Option<VideoFrame> {
+    // SAFETY: `src` is a valid AVFrame for the duration of the call. The new frame takes its own
+    // reference (`av_buffer_ref`) on every buffer backing `data[i]`, so the pixels stay valid for as
+    // long as it lives, whatever happens to `src`; both are only read from then on (the encoder and
+    // the scalers never write into their input). `extended_buf` is only used by formats with more
+    // than 8 planes, which are refused here. On any failure the partial frame is freed.
+    unsafe {
+        let s = src.as_ptr();
+        if (*s).buf[0].is_null() || (*s).nb_extended_buf != 0 {
+            return None;
+        }
+        let mut d = ff::ffi::av_frame_alloc();
+        if d.is_null() {
+            return None;
+        }
+        (*d).format = (*s).format;
+        (*d).width = (*s).width;
+        (*d).height = (*s).height;
+        for i in 0..(*s).data.len() {
+            if !(*s).buf[i].is_null() {
+                (*d).buf[i] = ff::ffi::av_buffer_ref((*s).buf[i]);
+                if (*d).buf[i].is_null() {
+                    ff::ffi::av_frame_free(&mut d);
+                    return None;
+                }
+            }
+            (*d).data[i] = (*s).data[i];
+            (*d).linesize[i] = (*s).linesize[i];
+        }
+        Some(VideoFrame::wrap(d))
     }
 }
 

@@ -5,7 +5,7 @@
 use ff::picture;
 use ffmpeg_next as ff;
 
-use super::scale::OUTPUT_FORMAT;
+use super::scale::{share_picture, OUTPUT_FORMAT};
 use super::{EncodedPacket, MediaError, Ratio, VideoFrame};
 
 /// How one rung is encoded.
@@ -90,7 +90,10 @@ impl H264Encoder {
     }
 
     /// Encodes frame number `index`; `idr` forces an IDR picture on it. Returns the packets ready.
-    pub fn encode(&mut self, mut frame: VideoFrame, index: i64, idr: bool) -> Result<Vec<EncodedPacket>, MediaError> {
+    /// `picture` may be shared with other rungs: libx264 copies it in before this returns, and the
+    /// frame given to it is a new reference to the same pixels (only its pts and type are set).
+    pub fn encode(&mut self, picture: &VideoFrame, index: i64, idr: bool) -> Result<Vec<EncodedPacket>, MediaError> {
+        let mut frame = share_picture(picture);
         frame.set_pts(Some(index));
         frame.set_kind(if idr { picture::Type::I } else { picture::Type::None });
         self.enc

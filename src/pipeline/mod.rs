@@ -1,11 +1,14 @@
 //! The main job, `ssfpack INPUT -o DIR`: decode the source once, fan its frames out over bounded
-//! channels to one worker per video rung (scale + libx264 + fragment + write) and one per audio track
-//! (resample + AAC + fragment + write), then write the manifests and publish the folder atomically.
+//! channels to one scaler thread per distinct rung size (each size scaled once, from the source or
+//! from a size at least twice as large), one encoder per video rung (libx264 + fragment + write)
+//! and one worker per audio track (resample + AAC + fragment + write), then write the manifests and
+//! publish the folder atomically. Pictures are shared (`Arc`, reference-counted buffers), never copied.
 //!
 //! ```text
-//!   decode thread ──Arc<SourceFrame>──▶ rung 0 worker ─▶ NAME_6000k.ismv
-//!        │        ──Arc<SourceFrame>──▶ rung 1 worker ─▶ NAME_3400k.ismv …
-//!        └────────────AudioPiece─────▶ audio worker  ─▶ NAME_audio.isma
+//!   decode thread ─▶ scaler 1280x720 ─┬─▶ encoder 3400k ─▶ NAME_3400k.ismv
+//!        │                            └─▶ scaler 640x360 ─┬─▶ encoder 1000k ─▶ NAME_1000k.ismv
+//!        │                                                └─▶ scaler 320x180 ─▶ encoder 400k …
+//!        └──────────AudioPiece──────▶ audio worker ─▶ NAME_audio.isma
 //! ```
 //!
 //! The decode thread owns the timeline: it rebases timestamps so the first video frame is at 0, and
@@ -168,9 +171,13 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
 
     let progress = Progress::new(opts.quiet, source.duration());
     let cancel = AtomicBool::new(false);
+    let sizes: Vec<(u32, u32)> = rung_jobs.iter().map(|j| (j.rung.width, j.rung.height)).collect();
+    let plan = video::scale_plan(&sizes, video_info.as_ref().map_or(0, |v| v.rotation));
     let (decoded, results) = std::thread::scope(|scope| {
         let mut handles = Vec::new();
-        let mut video_txs = Vec::new();
+        // Encoders first, then the scaler threads that feed them (see `video::scale_plan`); each
+        // sender is moved to exactly one producer, so every channel closes when its producer ends.
+        let mut rung_txs = Vec::new();
         for job in rung_jobs {
             let (tx, rx) = bounded(VIDEO_QUEUE);
             let total = video_info.as_ref().and_then(estimated_frames);
@@ -178,7 +185,29 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
             let cancel = &cancel;
             let label = job.file.clone();
             handles.push((label, scope.spawn(move || cancel_on_error(cancel, video::run(job, rx, cancel, bar)))));
-            video_txs.push(tx);
+            rung_txs.push(Some(tx));
+        }
+        let (mut node_txs, mut node_rxs): (Vec<_>, Vec<_>) =
+            plan.iter().map(|_| bounded(VIDEO_QUEUE)).map(|(tx, rx)| (Some(tx), Some(rx))).unzip();
+        let mut outputs: Vec<Vec<Sender<Arc<video::SourceFrame>>>> = plan.iter().map(|_| Vec::new()).collect();
+        let mut video_txs = Vec::new();
+        for (i, node) in plan.iter().enumerate() {
+            outputs[i].extend(node.rungs.iter().filter_map(|&r| rung_txs.get_mut(r).and_then(Option::take)));
+            let tx = node_txs[i].take();
+            match node.parent {
+                Some(p) => outputs[p].extend(tx),
+                None => video_txs.extend(tx),
+            }
+        }
+        let mut scalers = Vec::new();
+        for ((i, node), outs) in plan.iter().enumerate().zip(outputs) {
+            let Some(rx) = node_rxs[i].take() else { continue };
+            let cancel = &cancel;
+            let label = format!("scaler {}x{}", node.width, node.height);
+            scalers.push((
+                label.clone(),
+                scope.spawn(move || cancel_on_error(cancel, video::scale(node, &label, rx, outs, cancel))),
+            ));
         }
         let mut audio_txs = Vec::new();
         for job in audio_jobs {
@@ -195,8 +224,13 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
         if decoded.is_err() {
             cancel.store(true, Ordering::SeqCst);
         }
-        let results: Vec<Result<TrackOutput, PipelineError>> =
+        let mut results: Vec<Result<TrackOutput, PipelineError>> =
             handles.into_iter().map(|(label, h)| h.join().unwrap_or(Err(PipelineError::Panicked(label)))).collect();
+        for (label, h) in scalers {
+            if let Err(e) = h.join().unwrap_or(Err(PipelineError::Panicked(label))) {
+                results.push(Err(e));
+            }
+        }
         (decoded, results)
     });
     progress.finish();
@@ -348,7 +382,6 @@ fn rung_jobs(
                     frame_rate: rate,
                 },
                 rung,
-                rotation: v.rotation,
                 fragment,
             }
         })
@@ -360,8 +393,12 @@ fn rung_jobs(
 /// whose output is reproducible under VBV: with `threads>1`, frame or sliced, x264's VBV rate
 /// control reads the sizes of frames still being encoded by other threads, so two runs differ
 /// (measured with FFmpeg 5.1 / x264 0.164: four runs of `-threads 2 -maxrate 1000k -bufsize 2000k`
-/// gave two or four different streams; `-threads 1` gave one). Byte-identical output is a
-/// requirement, so N rungs use N cores at most and never oversubscribe them.
+/// gave two or four different streams; `-threads 1` gave one). Re-measured for issue 8 (5 runs each
+/// of a 720p VBV encode): `threads=2` 5 different streams, `sliced-threads=1` 5, `sync-lookahead=0:
+/// lookahead-threads=1` 5; `threads=1:lookahead-threads=2` is identical to `threads=1` (x264 ignores
+/// lookahead threads without frame threads). Byte-identical output is a requirement, so the extra
+/// cores go to decoding (frame threads) and to scaling, which runs on its own threads (one per
+/// distinct size, see `video::scale_plan`) so each encoder thread only encodes.
 pub fn x264_threads(rungs: &[Rung], _cores: usize) -> Vec<usize> {
     vec![1; rungs.len()]
 }
