@@ -28,7 +28,10 @@ fn sample_mp4_b_frames_and_start_offset() {
     assert_eq!(s["rungs"][0]["fragments"], 5);
     assert_eq!(s["audio"][0]["sample_rate"], 48000);
     let names: Vec<&str> = s["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
-    assert_eq!(names, ["sample.html", "sample.ism", "sample.ismc", "sample_1000k.ismv", "sample_400k.ismv", "sample_audio.isma"]);
+    assert_eq!(
+        names,
+        ["sample.html", "sample.ism", "sample.ismc", "sample_1000k.ismv", "sample_400k.ismv", "sample_audio.isma"]
+    );
 }
 
 #[test]
