@@ -82,18 +82,7 @@ impl AacEncoder {
         let enc = enc
             .open_as_with(codec, ff::Dictionary::new())
             .map_err(|e| MediaError::ffmpeg(format!("{context}: opening the aac encoder"), e))?;
-        // SAFETY: `enc` is an opened AVCodecContext; FFmpeg owns `extradata` (the
-        // AudioSpecificConfig) and keeps it valid for `extradata_size` bytes while the context
-        // lives. We copy it out immediately.
-        let asc = unsafe {
-            let ctx = enc.as_ptr();
-            let (p, len) = ((*ctx).extradata, (*ctx).extradata_size);
-            if p.is_null() || len <= 0 {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts(p, len as usize).to_vec()
-            }
-        };
+        let asc = super::encoder_extradata(&enc);
         if asc.is_empty() {
             return Err(MediaError::invalid(&context, "the aac encoder produced no AudioSpecificConfig"));
         }

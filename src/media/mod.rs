@@ -43,6 +43,22 @@ pub fn last_ffmpeg_error() -> Option<String> {
     LAST_FFMPEG_ERROR.lock().ok().map(|s| s.clone()).filter(|s| !s.is_empty())
 }
 
+/// A copy of an opened encoder's extradata (x264's SPS/PPS, AAC's AudioSpecificConfig); empty when
+/// the encoder set none.
+fn encoder_extradata(ctx: &ffmpeg_next::codec::Context) -> Vec<u8> {
+    // SAFETY: `ctx` wraps a live AVCodecContext; FFmpeg owns `extradata` and keeps it valid and
+    // `extradata_size` bytes long for the context's lifetime. We copy it out before returning.
+    unsafe {
+        let raw = ctx.as_ptr();
+        let (p, len) = ((*raw).extradata, (*raw).extradata_size);
+        if p.is_null() || len <= 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(p, len as usize).to_vec()
+        }
+    }
+}
+
 unsafe extern "C" fn ffmpeg_log(
     avcl: *mut std::ffi::c_void,
     level: std::ffi::c_int,

@@ -67,17 +67,7 @@ impl H264Encoder {
             &format!("keyint={keyint}:min-keyint={}:open-gop=0:sliced-threads=0", (keyint / 2).max(1)),
         );
         let enc = enc.open_as_with(codec, opts).map_err(|e| err("opening libx264", e))?;
-        // SAFETY: `enc` is an opened AVCodecContext; FFmpeg owns `extradata` and keeps it valid and
-        // `extradata_size` bytes long for the context's lifetime. We copy it out immediately.
-        let extradata = unsafe {
-            let ctx = enc.as_ptr();
-            let (ptr, len) = ((*ctx).extradata, (*ctx).extradata_size);
-            if ptr.is_null() || len <= 0 {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts(ptr, len as usize).to_vec()
-            }
-        };
+        let extradata = super::encoder_extradata(&enc);
         if extradata.is_empty() {
             return Err(MediaError::invalid(&context, "libx264 produced no SPS/PPS"));
         }
