@@ -142,6 +142,19 @@ pub fn audio_stream_name(index: usize) -> String {
     }
 }
 
+/// Ends a track's file: writes its `mfra`, flushes the buffer and syncs the file to disk.
+pub fn close_track(
+    writer: crate::format::writer::IsmvWriter<std::io::BufWriter<std::fs::File>>,
+    path: &Path,
+    ctx: &str,
+) -> Result<(), PipelineError> {
+    let out = writer.finish().map_err(|e| PipelineError::format(ctx, e))?;
+    out.into_inner()
+        .map_err(|e| PipelineError::io(path, e.into_error()))?
+        .sync_all()
+        .map_err(|e| PipelineError::io(path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,12 +177,7 @@ pub fn run(
     if let Some(f) = out.fragmenter.finish().map_err(|e| PipelineError::format(ctx.as_str(), e))? {
         out.write(&f)?;
     }
-    let writer = out.writer.finish().map_err(|e| PipelineError::format(ctx.as_str(), e))?;
-    writer
-        .into_inner()
-        .map_err(|e| PipelineError::io(&job.path, e.into_error()))?
-        .sync_all()
-        .map_err(|e| PipelineError::io(&job.path, e))?;
+    super::output::close_track(out.writer, &job.path, &ctx)?;
     bar.done();
     Ok(TrackOutput { file: job.file, track, fragments: out.events })
 }
