@@ -82,6 +82,11 @@ pub struct PackageArgs {
     /// Package what decodes from a truncated or corrupt source, with a warning, instead of failing.
     #[arg(long)]
     pub allow_truncated: bool,
+    /// Cores to plan the encoders for [default: all available]. The biggest rungs are coded by up
+    /// to this many single-threaded libx264 instances, each taking whole fragments in turn; the
+    /// output is byte-identical for the same input, options and --threads.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     #[command(flatten)]
     pub publish: publish::PublishArgs,
 }

@@ -35,6 +35,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         force: args.force,
         quiet: args.quiet || args.json,
         allow_truncated: args.allow_truncated,
+        threads: args.threads.map(usize::from),
     };
     let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
     match pipeline::package(&opts, &signal, &finish) {

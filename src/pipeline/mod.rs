@@ -1,7 +1,8 @@
 //! The main job, `ssfpack INPUT -o DIR`: decode the source once, fan its frames out over bounded
 //! channels to one scaler thread per distinct rung size (each size scaled once, from the source or
-//! from a size at least twice as large), one encoder per video rung (libx264 + fragment + write)
-//! and one worker per audio track (resample + AAC + fragment + write), then write the manifests and
+//! from a size at least twice as large), one encoder per video rung (libx264 + fragment + write;
+//! the biggest rungs deal their fragments to several libx264 "lanes", see [`rung`] and
+//! [`encoder_lanes`]) and one worker per audio track (resample + AAC + fragment + write), then write the manifests and
 //! publish the folder atomically. Pictures are shared (`Arc`, reference-counted buffers), never copied.
 //!
 //! ```text
@@ -22,6 +23,7 @@ pub mod error;
 pub mod ladder;
 pub mod output;
 pub mod progress;
+pub mod rung;
 pub mod summary;
 pub mod timeline;
 pub mod video;
@@ -78,6 +80,9 @@ pub struct PackageOptions {
     pub quiet: bool,
     /// Package what decodes from a truncated or corrupt source (with a warning) instead of failing.
     pub allow_truncated: bool,
+    /// Cores to plan the encoders for (default: all available). It sets the rungs' lane counts
+    /// ([`encoder_lanes`]), so output bytes depend on it and on nothing else about the machine.
+    pub threads: Option<usize>,
 }
 
 /// Packages `opts.input` into `opts.output`. `signal` is set (to the signal number) by the
@@ -98,7 +103,8 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
     let video_info = source.video().cloned();
     let audio_infos: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
     let fragment = seconds_to_ticks(opts.fragment_duration);
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cores =
+        opts.threads.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let rung_jobs = match &video_info {
         Some(v) => rung_jobs(opts, &name, staging.path(), v, fragment, cores),
         None => Vec::new(),
@@ -135,7 +141,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
             let bar = progress.track(&job.file, total);
             let cancel = &cancel;
             let label = job.file.clone();
-            handles.push((label, scope.spawn(move || cancel_on_error(cancel, video::run(job, rx, cancel, bar)))));
+            handles.push((label, scope.spawn(move || cancel_on_error(cancel, rung::run(job, rx, cancel, bar)))));
             rung_txs.push(Some(tx));
         }
         let (mut node_txs, mut node_rxs): (Vec<_>, Vec<_>) =
@@ -306,20 +312,20 @@ fn rung_jobs(
     v: &VideoInfo,
     fragment: u64,
     cores: usize,
-) -> Vec<video::RungJob> {
+) -> Vec<rung::RungJob> {
     let sar = v.sample_aspect.map(|r| (r.num, r.den));
     let display = ladder::display_size(v.width, v.height, sar, v.rotation);
     let rungs = ladder::resolve(&opts.ladder, display);
     let rate = v.frame_rate.unwrap_or(Ratio::new(25, 1));
     let fps = rate.num as f64 / rate.den.max(1) as f64;
     let per_fragment = (opts.fragment_duration * fps).ceil().clamp(1.0, 10_000.0) as u32;
-    let threads = x264_threads(&rungs, cores);
+    let lanes = encoder_lanes(&rungs, cores);
     rungs
         .into_iter()
-        .zip(threads)
-        .map(|(rung, threads)| {
+        .zip(lanes)
+        .map(|(rung, lanes)| {
             let file = output::video_file(name, rung.bitrate);
-            video::RungJob {
+            rung::RungJob {
                 path: dir.join(&file),
                 file,
                 track_id: 1,
@@ -328,30 +334,54 @@ fn rung_jobs(
                     height: rung.height,
                     bitrate: u64::from(rung.bitrate),
                     preset: opts.x264_preset.clone(),
-                    threads,
+                    threads: 1,
                     keyint: 2 * per_fragment,
                     frame_rate: rate,
                 },
                 rung,
                 fragment,
+                lanes,
+                lane_queue: lane_queue(lanes, per_fragment as usize),
             }
         })
         .collect()
 }
 
-/// x264 threads per rung: always 1. Parallelism comes from the rungs themselves (one encoder
-/// thread each, next to the decode and audio threads), and a single-threaded x264 is the only one
-/// whose output is reproducible under VBV: with `threads>1`, frame or sliced, x264's VBV rate
-/// control reads the sizes of frames still being encoded by other threads, so two runs differ
-/// (measured with FFmpeg 5.1 / x264 0.164: four runs of `-threads 2 -maxrate 1000k -bufsize 2000k`
-/// gave two or four different streams; `-threads 1` gave one). Re-measured for issue 8 (5 runs each
-/// of a 720p VBV encode): `threads=2` 5 different streams, `sliced-threads=1` 5, `sync-lookahead=0:
-/// lookahead-threads=1` 5; `threads=1:lookahead-threads=2` is identical to `threads=1` (x264 ignores
-/// lookahead threads without frame threads). Byte-identical output is a requirement, so the extra
-/// cores go to decoding (frame threads) and to scaling, which runs on its own threads (one per
-/// distinct size, see `video::scale_plan`) so each encoder thread only encodes.
-pub fn x264_threads(rungs: &[Rung], _cores: usize) -> Vec<usize> {
-    vec![1; rungs.len()]
+/// Most libx264 lanes for one rung: beyond this a lane's lookahead and reference buffers cost more
+/// memory than the core is worth.
+const MAX_LANES: usize = 8;
+
+/// libx264 lanes per rung (see [`rung`]) on `cores` cores: each rung gets the share of the cores
+/// its pixel rate is of the ladder's, rounded up, so the biggest rung, whose encoder would
+/// otherwise set the wall time alone, is spread over as many cores as its share of the work
+/// (720p of a 720/360/180 ladder is 76 % of the pixels: 2 lanes on 2 cores, 4 on 4, 8 (the cap)
+/// on 16).
+///
+/// Each lane is one single-threaded libx264. x264's own threads are never used: with `threads>1`,
+/// frame or sliced, its VBV rate control reads the sizes of frames still being encoded by other
+/// threads, so two runs differ (FFmpeg 5.1 / x264 0.164, 5 runs each of a 720p VBV encode:
+/// `threads=2` gave 5 different streams, `sliced-threads=1` 5, `sync-lookahead=0:lookahead-threads=1`
+/// 5, `threads=1` 1; docs/benchmarks.md). Lanes are reproducible: the same lane count gives the
+/// same bytes, whatever the timing.
+pub fn encoder_lanes(rungs: &[Rung], cores: usize) -> Vec<usize> {
+    let cost = |r: &Rung| u64::from(r.width) * u64::from(r.height);
+    let total = rungs.iter().map(cost).sum::<u64>().max(1);
+    let cores = cores.max(1);
+    rungs
+        .iter()
+        .map(|r| usize::try_from((cores as u64 * cost(r)).div_ceil(total)).unwrap_or(1).clamp(1, cores.min(MAX_LANES)))
+        .collect()
+}
+
+/// Pictures queued per lane: with L lanes a lane must hold (L-1)/L of a fragment of
+/// `per_fragment` pictures, or the router waits on one lane while the others starve (measured on
+/// the 720p rung of bench/ladder.sh: 8 pictures per lane kept 91 % of the two cores busy, 22 94 %,
+/// 38 95-97 %).
+fn lane_queue(lanes: usize, per_fragment: usize) -> usize {
+    match lanes {
+        0 | 1 => VIDEO_QUEUE,
+        l => per_fragment * (l - 1) / l + VIDEO_QUEUE,
+    }
 }
 
 fn estimated_frames(v: &VideoInfo) -> Option<u64> {
@@ -501,4 +531,27 @@ fn decode(
         tracing::warn!("dropped {} video frames with repeated timestamps", stats.dropped);
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encoder_lanes;
+    use super::ladder::Rung;
+
+    fn rungs(sizes: &[(u32, u32)]) -> Vec<Rung> {
+        sizes.iter().map(|&(width, height)| Rung { width, height, bitrate: 1_000_000 }).collect()
+    }
+
+    #[test]
+    fn the_biggest_rungs_get_lanes_in_proportion_to_their_pixels() {
+        let ladder = rungs(&[(1280, 720), (640, 360), (320, 180)]);
+        assert_eq!(encoder_lanes(&ladder, 1), vec![1, 1, 1]);
+        assert_eq!(encoder_lanes(&ladder, 2), vec![2, 1, 1]);
+        assert_eq!(encoder_lanes(&ladder, 16), vec![8, 4, 1]);
+        let hd = rungs(&[(1920, 1080), (1280, 720), (640, 360), (320, 180)]);
+        assert_eq!(encoder_lanes(&hd, 2), vec![2, 1, 1, 1]);
+        assert_eq!(encoder_lanes(&hd, 4), vec![3, 2, 1, 1]);
+        assert_eq!(encoder_lanes(&rungs(&[(640, 360)]), 2), vec![2]);
+        assert_eq!(encoder_lanes(&[], 2), Vec::<usize>::new());
+    }
 }

@@ -1,0 +1,268 @@
+//! One video rung: libx264, the fragmenter and the `.ismv` writer.
+//!
+//! A rung's fragments are dealt round-robin to `lanes` independent single-threaded libx264
+//! instances, and a writer thread takes the coded fragments back in order:
+//!
+//! ```text
+//!                       ┌─▶ lane 0: libx264 (fragments 0, 2, 4…) ─┐
+//!   scaled pictures ─▶ router                                      writer ─▶ NAME_3400k.ismv
+//!                       └─▶ lane 1: libx264 (fragments 1, 3, 5…) ─┘
+//! ```
+//!
+//! Every fragment starts with a forced IDR and GOPs are closed, so no picture references another
+//! fragment and a fragment can be coded by any encoder with the same settings: the lanes give the
+//! big rungs more than one core while each libx264 stays single-threaded, the only configuration
+//! whose output is reproducible under VBV (see [`super::encoder_lanes`]). Each lane numbers its
+//! own frames 0, 1, 2… so its rate control sees a continuous stream, and it sees every L-th
+//! fragment of the whole title, so its ABR converges on the title's complexity as one encoder
+//! would. The output is byte-identical for the same input, settings and lane count.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use crate::format::avc::{self, AvcConfig};
+use crate::format::fragmenter::{CutRule, Fragmenter};
+use crate::format::presentation::TrackOutput;
+use crate::format::writer::{FragmentEvent, IsmvWriter};
+use crate::format::{CodecConfig, Sample, TrackInfo};
+use crate::media::x264::{H264Encoder, H264Settings};
+use crate::media::EncodedPacket;
+
+use super::error::PipelineError;
+use super::ladder::Rung;
+use super::progress::Bar;
+use super::video::SourceFrame;
+
+/// Everything a rung worker needs.
+pub struct RungJob {
+    pub rung: Rung,
+    /// File name in the presentation folder, and its full path while staged.
+    pub file: String,
+    pub path: PathBuf,
+    pub track_id: u32,
+    pub settings: H264Settings,
+    /// Fragment duration in ticks.
+    pub fragment: u64,
+    /// libx264 instances coding alternate fragments (≥ 1).
+    pub lanes: usize,
+    /// Pictures queued per lane. With L lanes, a lane must be able to hold (L-1)/L of a fragment,
+    /// or the router waits on one lane while the others starve.
+    pub lane_queue: usize,
+}
+
+/// Coded fragments queued per lane for the writer.
+const CODED_QUEUE: usize = 2;
+
+/// A picture as it went into a lane's encoder.
+#[derive(Debug, Clone, Copy)]
+struct FrameMeta {
+    pts: i64,
+    duration: u32,
+    boundary: bool,
+}
+
+/// Runs the rung until `frames` closes; returns the written track. The pictures arrive scaled.
+pub fn run(
+    job: RungJob,
+    frames: Receiver<Arc<SourceFrame>>,
+    cancel: &AtomicBool,
+    bar: Bar,
+) -> Result<TrackOutput, PipelineError> {
+    let ctx = job.file.as_str();
+    let encoders =
+        (0..job.lanes.max(1)).map(|_| H264Encoder::open(&job.settings, ctx)).collect::<Result<Vec<_>, _>>()?;
+    // Same settings, same parameter sets: any lane's fragments decode with the first one's.
+    let extradata = encoders[0].extradata().to_vec();
+    if encoders.iter().any(|e| e.extradata() != extradata) {
+        return Err(PipelineError::Invalid(format!("{ctx}: libx264 instances disagree on SPS/PPS")));
+    }
+    let mut config = AvcConfig::from_extradata(&extradata)
+        .map_err(|e| PipelineError::format(format!("{ctx}: libx264 extradata"), e))?;
+    config.display_width = job.rung.width;
+    config.display_height = job.rung.height;
+    let track = TrackInfo {
+        track_id: job.track_id,
+        codec: CodecConfig::H264(config.clone()),
+        bitrate: job.rung.bitrate,
+        language: "und".to_string(),
+        name: "video".to_string(),
+    };
+    let file = File::create(&job.path).map_err(|e| PipelineError::io(&job.path, e))?;
+    let writer = IsmvWriter::new(BufWriter::new(file), track.clone()).map_err(|e| PipelineError::format(ctx, e))?;
+    let fragmenter = Fragmenter::new(CutRule::Grid { duration: job.fragment }, format!("{ctx} track {}", job.track_id));
+
+    let (routed, lanes, written) = std::thread::scope(|scope| {
+        let mut inputs = Vec::new();
+        let mut coded = Vec::new();
+        let mut handles = Vec::new();
+        for encoder in encoders {
+            let (tx, rx) = bounded(job.lane_queue.max(1));
+            let (coded_tx, coded_rx) = bounded(CODED_QUEUE);
+            let config = &config;
+            handles.push(scope.spawn(move || lane(encoder, config, ctx, rx, coded_tx, cancel)));
+            inputs.push(tx);
+            coded.push(coded_rx);
+        }
+        let out = TrackWriter { ctx, fragmenter, writer, events: Vec::new() };
+        let writer = scope.spawn(|| out.write(coded, &bar));
+        let routed = route(frames, inputs, cancel);
+        let lanes: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(PipelineError::Panicked(ctx.to_string()))))
+            .collect();
+        let written = writer.join().unwrap_or_else(|_| Err(PipelineError::Panicked(ctx.to_string())));
+        (routed, lanes, written)
+    });
+    // A lane's own error explains why the router or the writer stopped: report it first.
+    for r in lanes {
+        r?;
+    }
+    routed?;
+    let (writer, events) = written?;
+    if cancel.load(Ordering::Relaxed) {
+        return Err(PipelineError::Cancelled);
+    }
+    super::output::close_track(writer, &job.path, ctx)?;
+    bar.done();
+    Ok(TrackOutput { file: job.file, track, fragments: events })
+}
+
+/// Deals whole fragments to the lanes in turn (a new fragment starts at each boundary picture).
+fn route(
+    frames: Receiver<Arc<SourceFrame>>,
+    lanes: Vec<Sender<Arc<SourceFrame>>>,
+    cancel: &AtomicBool,
+) -> Result<(), PipelineError> {
+    let mut fragment: Option<usize> = None;
+    for frame in frames {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PipelineError::Cancelled);
+        }
+        if frame.boundary {
+            fragment = Some(fragment.map_or(0, |f| f + 1));
+        }
+        let lane = fragment.unwrap_or(0) % lanes.len();
+        // A closed lane stopped on an error: that error is the one reported.
+        lanes[lane].send(frame).map_err(|_| PipelineError::Cancelled)?;
+    }
+    Ok(())
+}
+
+/// One libx264 instance: encodes the pictures it is given and sends each fragment's samples, in
+/// decode order, as soon as libx264 has returned all of them.
+fn lane(
+    mut encoder: H264Encoder,
+    config: &AvcConfig,
+    ctx: &str,
+    frames: Receiver<Arc<SourceFrame>>,
+    coded: Sender<Vec<Sample>>,
+    cancel: &AtomicBool,
+) -> Result<(), PipelineError> {
+    let mut lane = Lane { config, ctx, pending: BTreeMap::new(), fragment: Vec::new(), coded };
+    for (index, frame) in (0i64..).zip(frames) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PipelineError::Cancelled);
+        }
+        lane.pending.insert(index, FrameMeta { pts: frame.pts, duration: frame.duration, boundary: frame.boundary });
+        let packets = encoder.encode(&frame.frame, index, frame.boundary)?;
+        drop(frame);
+        lane.take(packets)?;
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(PipelineError::Cancelled);
+    }
+    lane.take(encoder.finish()?)?;
+    if !lane.pending.is_empty() {
+        return Err(PipelineError::Invalid(format!(
+            "{ctx}: libx264 returned {} frames fewer than it was given",
+            lane.pending.len()
+        )));
+    }
+    lane.send()
+}
+
+struct Lane<'a> {
+    config: &'a AvcConfig,
+    ctx: &'a str,
+    /// Pictures inside the encoder, by the lane's own frame number.
+    pending: BTreeMap<i64, FrameMeta>,
+    /// The fragment being returned by libx264.
+    fragment: Vec<Sample>,
+    coded: Sender<Vec<Sample>>,
+}
+
+impl Lane<'_> {
+    fn take(&mut self, packets: Vec<EncodedPacket>) -> Result<(), PipelineError> {
+        for p in packets {
+            let meta = self.pending.remove(&p.pts).ok_or_else(|| {
+                PipelineError::Invalid(format!("{}: libx264 returned an unknown frame {}", self.ctx, p.pts))
+            })?;
+            let data = avc::annexb_to_sample(&p.data, self.config)
+                .map_err(|e| PipelineError::format(format!("{} frame at {}", self.ctx, meta.pts), e))?;
+            let sync = avc::sample_is_idr(&data);
+            if meta.boundary && !sync {
+                return Err(PipelineError::Invalid(format!(
+                    "{}: the frame at {} should start a fragment but libx264 did not make it an IDR",
+                    self.ctx, meta.pts
+                )));
+            }
+            // GOPs are closed, so a fragment's IDR comes out after every picture of the previous one.
+            if meta.boundary {
+                self.send()?;
+            }
+            self.fragment.push(Sample { pts: meta.pts, duration: meta.duration, sync, data });
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<(), PipelineError> {
+        if self.fragment.is_empty() {
+            return Ok(());
+        }
+        // A closed channel means the writer stopped on an error: that error is the one reported.
+        self.coded.send(std::mem::take(&mut self.fragment)).map_err(|_| PipelineError::Cancelled)
+    }
+}
+
+/// Takes the coded fragments from the lanes in fragment order and writes them.
+struct TrackWriter<'a> {
+    ctx: &'a str,
+    fragmenter: Fragmenter,
+    writer: IsmvWriter<BufWriter<File>>,
+    events: Vec<FragmentEvent>,
+}
+
+impl TrackWriter<'_> {
+    fn write(
+        mut self,
+        lanes: Vec<Receiver<Vec<Sample>>>,
+        bar: &Bar,
+    ) -> Result<(IsmvWriter<BufWriter<File>>, Vec<FragmentEvent>), PipelineError> {
+        // Fragment k comes from lane k mod L; the first lane to run out has seen the last fragment.
+        let mut next = 0;
+        while let Ok(samples) = lanes[next % lanes.len()].recv() {
+            next += 1;
+            for sample in samples {
+                let end = sample.pts + i64::from(sample.duration);
+                if let Some(f) = self.fragmenter.push(sample).map_err(|e| PipelineError::format(self.ctx, e))? {
+                    self.events.push(self.writer.write_fragment(&f).map_err(|e| PipelineError::format(self.ctx, e))?);
+                }
+                bar.frame(end);
+            }
+        }
+        // Every other lane must be done too (a lane that stopped on an error is reported by itself).
+        if lanes.iter().any(|lane| lane.recv().is_ok()) {
+            return Err(PipelineError::Invalid(format!("{}: fragment {next} is missing", self.ctx)));
+        }
+        if let Some(f) = self.fragmenter.finish().map_err(|e| PipelineError::format(self.ctx, e))? {
+            self.events.push(self.writer.write_fragment(&f).map_err(|e| PipelineError::format(self.ctx, e))?);
+        }
+        Ok((self.writer, self.events))
+    }
+}
