@@ -341,7 +341,7 @@ fn rung_jobs(
                 rung,
                 fragment,
                 lanes,
-                lane_queue: lane_queue(lanes, per_fragment as usize),
+                queue: lane_queue(lanes, per_fragment as usize),
             }
         })
         .collect()
@@ -373,15 +373,13 @@ pub fn encoder_lanes(rungs: &[Rung], cores: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Pictures queued per lane: with L lanes a lane must hold (L-1)/L of a fragment of
-/// `per_fragment` pictures, or the router waits on one lane while the others starve (measured on
-/// the 720p rung of bench/ladder.sh: 8 pictures per lane kept 91 % of the two cores busy, 22 94 %,
-/// 38 95-97 %).
+/// Pictures that may wait for a rung's lanes, all together (`rung::Budget`). With L lanes running
+/// side by side, lane i still holds i/L of its fragment of `per_fragment` pictures while the router
+/// fills the next one: (L-1)/2 fragments in all. Less and the router waits on one lane while the
+/// others starve (measured on the 720p rung of bench/ladder.sh with a limit per lane: 8 pictures
+/// kept 91 % of the two cores busy, 22 94 %, 38 95-97 %).
 fn lane_queue(lanes: usize, per_fragment: usize) -> usize {
-    match lanes {
-        0 | 1 => VIDEO_QUEUE,
-        l => per_fragment * (l - 1) / l + VIDEO_QUEUE,
-    }
+    per_fragment * lanes.saturating_sub(1) / 2 + VIDEO_QUEUE
 }
 
 fn estimated_frames(v: &VideoInfo) -> Option<u64> {

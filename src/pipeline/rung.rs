@@ -22,9 +22,9 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::format::avc::{self, AvcConfig};
 use crate::format::fragmenter::{CutRule, Fragmenter};
@@ -51,9 +51,48 @@ pub struct RungJob {
     pub fragment: u64,
     /// libx264 instances coding alternate fragments (≥ 1).
     pub lanes: usize,
-    /// Pictures queued per lane. With L lanes, a lane must be able to hold (L-1)/L of a fragment,
-    /// or the router waits on one lane while the others starve.
-    pub lane_queue: usize,
+    /// Pictures queued for the lanes, all lanes together (see [`Budget`]).
+    pub queue: usize,
+}
+
+/// How many pictures may wait for a rung's lanes, all lanes together. A shared limit, not one per
+/// lane: while the router fills the next lane with a new fragment, the lane before it still holds
+/// the rest of its own, and each picture it takes makes room for one more of the next fragment, so
+/// the lanes run side by side with about half a fragment queued in all (two lanes), where separate
+/// queues would each need that much.
+struct Budget {
+    /// Pictures queued, and whether a lane has stopped.
+    state: Mutex<(usize, bool)>,
+    room: Condvar,
+    limit: usize,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Self {
+        Budget { state: Mutex::new((0, false)), room: Condvar::new(), limit: limit.max(1) }
+    }
+
+    /// Waits for room for one more picture; false once a lane has stopped.
+    fn acquire(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.0 >= self.limit && !state.1 {
+            state = self.room.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        state.0 += 1;
+        !state.1
+    }
+
+    /// A lane has taken a picture.
+    fn release(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 = state.0.saturating_sub(1);
+        self.room.notify_one();
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
+        self.room.notify_all();
+    }
 }
 
 /// Coded fragments queued per lane for the writer.
@@ -97,21 +136,27 @@ pub fn run(
     let writer = IsmvWriter::new(BufWriter::new(file), track.clone()).map_err(|e| PipelineError::format(ctx, e))?;
     let fragmenter = Fragmenter::new(CutRule::Grid { duration: job.fragment }, format!("{ctx} track {}", job.track_id));
 
+    let budget = Budget::new(job.queue);
     let (routed, lanes, written) = std::thread::scope(|scope| {
         let mut inputs = Vec::new();
         let mut coded = Vec::new();
         let mut handles = Vec::new();
         for encoder in encoders {
-            let (tx, rx) = bounded(job.lane_queue.max(1));
+            let (tx, rx) = unbounded();
             let (coded_tx, coded_rx) = bounded(CODED_QUEUE);
-            let config = &config;
-            handles.push(scope.spawn(move || lane(encoder, config, ctx, rx, coded_tx, cancel)));
+            let (config, budget) = (&config, &budget);
+            handles.push(scope.spawn(move || {
+                let r = lane(encoder, config, ctx, rx, coded_tx, budget, cancel);
+                // A lane that stops early must not leave the router waiting for room.
+                budget.close();
+                r
+            }));
             inputs.push(tx);
             coded.push(coded_rx);
         }
         let out = TrackWriter { ctx, fragmenter, writer, events: Vec::new() };
         let writer = scope.spawn(|| out.write(coded, &bar));
-        let routed = route(frames, inputs, cancel);
+        let routed = route(frames, inputs, &budget, cancel);
         let lanes: Vec<_> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(PipelineError::Panicked(ctx.to_string()))))
@@ -137,6 +182,7 @@ pub fn run(
 fn route(
     frames: Receiver<Arc<SourceFrame>>,
     lanes: Vec<Sender<Arc<SourceFrame>>>,
+    budget: &Budget,
     cancel: &AtomicBool,
 ) -> Result<(), PipelineError> {
     let mut fragment: Option<usize> = None;
@@ -149,6 +195,9 @@ fn route(
         }
         let lane = fragment.unwrap_or(0) % lanes.len();
         // A closed lane stopped on an error: that error is the one reported.
+        if !budget.acquire() {
+            return Err(PipelineError::Cancelled);
+        }
         lanes[lane].send(frame).map_err(|_| PipelineError::Cancelled)?;
     }
     Ok(())
@@ -162,6 +211,7 @@ fn lane(
     ctx: &str,
     frames: Receiver<Arc<SourceFrame>>,
     coded: Sender<Vec<Sample>>,
+    budget: &Budget,
     cancel: &AtomicBool,
 ) -> Result<(), PipelineError> {
     let mut lane = Lane { config, ctx, pending: BTreeMap::new(), fragment: Vec::new(), coded };
@@ -172,6 +222,7 @@ fn lane(
         lane.pending.insert(index, FrameMeta { pts: frame.pts, duration: frame.duration, boundary: frame.boundary });
         let packets = encoder.encode(&frame.frame, index, frame.boundary)?;
         drop(frame);
+        budget.release();
         lane.take(packets)?;
     }
     if cancel.load(Ordering::Relaxed) {
