@@ -403,8 +403,7 @@ fn write_track(job: &Job, dir: &Path, bar: &Bar, overall: Option<&Bar>, stop: &S
         let range = &t.samples[from..to];
         stop.check()?;
         let mut samples = Vec::with_capacity(range.len());
-        for (j, s) in range.iter().enumerate() {
-            let data = source::read_sample(&src, t, s)?;
+        for (j, (s, data)) in range.iter().zip(source::read_samples(&src, t, range)?).enumerate() {
             bar.frame(s.pts);
             let idr = video && s.sync && avc::sample_is_idr(&data);
             if video && j == 0 && !idr {

@@ -259,15 +259,52 @@ pub fn to_ticks(t: i128, timescale: u64) -> i128 {
 
 /// Reads one sample's bytes and returns them as 4-byte length-prefixed NAL units (H.264) or as is.
 pub fn read_sample(file: &File, track: &SourceTrack, s: &SourceSample) -> Result<Vec<u8>, CopyError> {
+    Ok(read_samples(file, track, std::slice::from_ref(s))?.pop().unwrap_or_default())
+}
+
+/// Most bytes read at once by [`read_samples`].
+const MAX_READ: u64 = 8 << 20;
+
+/// Reads the bytes of `samples` (as [`read_sample`] does for one), with one positioned read per run
+/// of samples stored back to back (an MP4 chunk), not one per sample: a 60 s 25 fps ladder is
+/// ~13,000 samples in a few hundred chunks.
+pub fn read_samples(file: &File, track: &SourceTrack, samples: &[SourceSample]) -> Result<Vec<Vec<u8>>, CopyError> {
     use std::os::unix::fs::FileExt;
-    let mut data = vec![0u8; s.size as usize];
-    file.read_exact_at(&mut data, s.offset).map_err(|e| CopyError::Io { path: track.path.clone(), source: e })?;
-    if track.kind() == TrackKind::Video && track.nal_length_size != 4 {
-        data = widen_nal_lengths(&data, track.nal_length_size).ok_or_else(|| {
-            CopyError::input(&track.path, format!("track {}: a sample's NAL unit lengths overrun it", track.track_id))
-        })?;
+    let mut out = Vec::with_capacity(samples.len());
+    let mut rest = samples;
+    while let Some(first) = rest.first() {
+        let mut end = first.offset + u64::from(first.size);
+        let run = 1 + rest[1..]
+            .iter()
+            .take_while(|s| {
+                let next = s.offset == end && end + u64::from(s.size) - first.offset <= MAX_READ;
+                end += u64::from(s.size);
+                next
+            })
+            .count();
+        let (chunk, tail) = rest.split_at(run);
+        rest = tail;
+        let len = chunk.iter().map(|s| s.size as usize).sum();
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, first.offset)
+            .map_err(|e| CopyError::Io { path: track.path.clone(), source: e })?;
+        let mut at = 0;
+        for s in chunk {
+            let data = &buf[at..at + s.size as usize];
+            at += s.size as usize;
+            out.push(if track.kind() == TrackKind::Video && track.nal_length_size != 4 {
+                widen_nal_lengths(data, track.nal_length_size).ok_or_else(|| {
+                    CopyError::input(
+                        &track.path,
+                        format!("track {}: a sample's NAL unit lengths overrun it", track.track_id),
+                    )
+                })?
+            } else {
+                data.to_vec()
+            });
+        }
     }
-    Ok(data)
+    Ok(out)
 }
 
 /// Rewrites 1- or 2-byte NAL unit lengths as 4-byte ones (Smooth Streaming players assume 4).
