@@ -170,12 +170,16 @@ impl Catalog {
         let mut segments = path.dirs.clone();
         segments.push(path.ism.clone());
         let ism = self.resolve(&segments)?;
-        self.presentation_at(&ism)
+        self.presentation_contained(ism)
     }
 
     /// The parsed `.ism` at a path (inside the root).
     pub fn presentation_at(&self, ism: &Path) -> Result<Arc<Presentation>> {
-        let ism = self.contain(ism)?;
+        self.presentation_contained(self.contain(ism)?)
+    }
+
+    /// The parsed `.ism` at a canonical path inside the root (checked by the caller).
+    fn presentation_contained(&self, ism: PathBuf) -> Result<Arc<Presentation>> {
         let stamp = regular_file_stamp(&ism).ok_or_else(|| CatalogError::NotFound(self.rel(&ism)))?;
         if let Some(p) = lock(&self.presentations).get(&ism).filter(|p| p.stamp == stamp) {
             return Ok(p.clone());
