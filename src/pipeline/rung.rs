@@ -164,12 +164,19 @@ pub fn run(
         let written = writer.join().unwrap_or_else(|_| Err(PipelineError::Panicked(ctx.to_string())));
         (routed, lanes, written)
     });
-    // A lane's own error explains why the router or the writer stopped: report it first.
-    for r in lanes {
-        r?;
+    // When one thread fails, the others stop with `Cancelled` (a closed channel or budget): report
+    // the failure itself, whichever thread had it.
+    let mut first = None;
+    for e in lanes.into_iter().filter_map(Result::err).chain(routed.err()) {
+        if first.is_none() || matches!(first, Some(PipelineError::Cancelled)) {
+            first = Some(e);
+        }
     }
-    routed?;
-    let (writer, events) = written?;
+    let (writer, events) = match (written, first) {
+        (Err(e), None | Some(PipelineError::Cancelled)) => return Err(e),
+        (_, Some(e)) => return Err(e),
+        (Ok(w), None) => w,
+    };
     if cancel.load(Ordering::Relaxed) {
         return Err(PipelineError::Cancelled);
     }
