@@ -340,6 +340,29 @@ fn full_disk_via_file_size_limit() {
 }
 
 #[test]
+fn full_disk_in_a_rung_coded_by_lanes() {
+    // Video only, --threads 3: the rung is coded by 3 lanes, the failing write is in the rung's
+    // writer thread and the lanes stop with it. The write error is the one reported.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // 12 s, no audio: 6 fragments, so the lanes are still sending when the writer fails.
+    let input = tmp.path().join("long.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=12"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let script = format!("ulimit -f 20; exec \"$0\" \"$1\" -o \"$2\" {} --threads 3", FAST.join(" "));
+    let o = Command::new("bash")
+        .args(["-c", &script, bin(), input.to_str().unwrap(), out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_clean_failure("ulimit -f, lanes", &o, 1, &out, &["long.mp4", "out"], "File too large");
+}
+
+#[test]
 fn full_disk_on_a_tiny_tmpfs() {
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("mnt");
