@@ -5,14 +5,15 @@
 # Screenshots: target/browser-screenshots/. Set ONLY=<title part> to run one scenario.
 # The binary is the dev build that `cargo test` already made (packaging this clip takes as long as with
 # a release build, and a fresh release build alone would take most of the time budget);
-# SSFPACK_PROFILE=release uses target/release instead.
+# SSFPACK_PROFILE=release uses target/release instead; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 profile="${SSFPACK_PROFILE:-dev}"
+target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$profile" in
-  dev) bin="$repo/target/debug/ssfpack" ;;
-  release) bin="$repo/target/release/ssfpack" ;;
+  dev) bin="$target/debug/ssfpack" ;;
+  release) bin="$target/release/ssfpack" ;;
   *) echo "SSFPACK_PROFILE must be dev or release" >&2; exit 2 ;;
 esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssfpack-browser.XXXXXX")
