@@ -281,6 +281,7 @@ fn access_log_and_graceful_shutdown() {
         addr: "127.0.0.1:0".parse().unwrap(),
         player: no_player(),
         access_log: ssfpack::origin::AccessLogTarget::File(log.clone()),
+        fragment_cache: 0,
     };
     let handle = rt.block_on(ssfpack::origin::serve(config)).unwrap();
     let addr = handle.local_addr;

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Access log: `-` (stderr), `off`, or a file to append to.
     #[arg(long, value_name = "FILE", default_value = "-")]
     pub access_log: AccessLogTarget,
+    /// MiB of recently served fragments kept in memory (0: read every fragment from its file).
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub fragment_cache: u64,
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -47,6 +50,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         addr: args.addr,
         player: PlayerConfig { js_base: args.player_js_base, js_dir: args.player_js_dir },
         access_log: args.access_log,
+        fragment_cache: args.fragment_cache.saturating_mul(1 << 20),
     };
     let mut handle = origin::serve(config).await?;
     eprintln!(

@@ -44,7 +44,7 @@ pub enum CatalogError {
 type Result<T> = std::result::Result<T, CatalogError>;
 
 /// A file's identity for caching and ETags: length and modification time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
     pub len: u64,
     pub mtime: Option<SystemTime>,

@@ -66,7 +66,14 @@ pub fn not_modified_response(etag: &str, cache: &'static str) -> Response {
 }
 
 /// An in-memory body with the usual headers (HEAD gets the headers and no body).
-pub fn bytes_response(method: &Method, bytes: Vec<u8>, ctype: &str, etag: &str, cache: &'static str) -> Response {
+pub fn bytes_response(
+    method: &Method,
+    bytes: impl Into<bytes::Bytes>,
+    ctype: &str,
+    etag: &str,
+    cache: &'static str,
+) -> Response {
+    let bytes = bytes.into();
     let len = bytes.len();
     let body = if method == Method::HEAD { Body::empty() } else { Body::from(bytes) };
     let mut r = Response::new(body);

@@ -14,6 +14,7 @@
 //! unusable presentation files → 500.
 
 pub mod access_log;
+pub mod cache;
 pub mod catalog;
 pub mod files;
 pub mod player;
@@ -39,6 +40,8 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     pub player: PlayerConfig,
     pub access_log: AccessLogTarget,
+    /// Bytes of recently served fragments kept in memory ([`cache::FragmentCache`]; 0: none).
+    pub fragment_cache: u64,
 }
 
 /// Why the origin could not start.
@@ -64,7 +67,11 @@ pub enum OriginError {
 pub async fn serve(config: ServeConfig) -> Result<ServerHandle, OriginError> {
     let catalog = catalog::Catalog::new(&config.root)
         .map_err(|source| OriginError::Root { path: config.root.clone(), source })?;
-    let state = Arc::new(server::AppState { catalog, player: player::PlayerAssets::new(&config.player) });
+    let state = Arc::new(server::AppState {
+        catalog,
+        player: player::PlayerAssets::new(&config.player),
+        fragments: cache::FragmentCache::new(config.fragment_cache),
+    });
     let log = AccessLog::start(&config.access_log).map_err(OriginError::AccessLog)?;
     server::start(config.addr, state, log).await.map_err(|source| OriginError::Bind { addr: config.addr, source })
 }

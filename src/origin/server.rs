@@ -14,6 +14,7 @@ use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
 use super::access_log::{self, AccessLog};
+use super::cache::FragmentCache;
 use super::catalog::{regular_file_stamp, Catalog, CatalogError};
 use super::files::{self, bytes_response, not_modified, not_modified_response, set, CACHE_IMMUTABLE, CACHE_REVALIDATE};
 use super::player::{self, PlayerAssets};
@@ -24,6 +25,7 @@ use super::url::{self, Route, UrlError};
 pub struct AppState {
     pub catalog: Catalog,
     pub player: PlayerAssets,
+    pub fragments: FragmentCache,
 }
 
 /// Builds the router: the handler, CORS for any origin (players are often hosted elsewhere), the
@@ -164,7 +166,11 @@ async fn fragment(
         let p = st.catalog.presentation(&pres)?;
         let loc = st.catalog.locate(&p, &req)?;
         // A revalidation or a HEAD needs no bytes.
-        let bytes = if head || not_modified(&inm, &loc.etag()) { None } else { Some(st.catalog.read(&loc)?) };
+        let bytes = if head || not_modified(&inm, &loc.etag()) {
+            None
+        } else {
+            Some(st.fragments.get_or_read(&loc, || st.catalog.read(&loc))?)
+        };
         Ok((loc, bytes))
     })
     .await;

@@ -97,6 +97,7 @@ impl TestServer {
             addr: "127.0.0.1:0".parse().unwrap(),
             player,
             access_log: AccessLogTarget::Off,
+            fragment_cache: 64 << 20,
         };
         let handle = rt.block_on(origin::serve(config)).unwrap();
         TestServer { addr: handle.local_addr, handle: Some(handle), rt }
