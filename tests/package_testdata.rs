@@ -134,7 +134,8 @@ fn lanes_code_alternate_fragments_reproducibly() {
     let tmp = tempfile::tempdir().unwrap();
     let input = testdata("sample.mp4");
     let opts = |threads: &'static str| ["--x264-preset", "veryfast", "--name", "lanes", "--threads", threads];
-    package(&input, &tmp.path().join("a"), &opts("3"));
+    let s = package(&input, &tmp.path().join("a"), &opts("3"));
+    assert_eq!((s["rungs"][0]["lanes"].as_u64(), s["rungs"][1]["lanes"].as_u64()), (Some(3), Some(1)));
     package(&input, &tmp.path().join("b"), &opts("3"));
     package(&input, &tmp.path().join("one"), &opts("1"));
     assert_presentation(&tmp.path().join("a"), Some(250), Some(10.0), Some(10.0));

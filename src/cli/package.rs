@@ -81,13 +81,17 @@ pub(super) fn print_summary(s: &Summary, verb: &str) {
     );
     for r in &s.rungs {
         println!(
-            "  {:<28} {:>5}x{:<5} {:>6}k  {:>4} fragments  {:>9} bytes",
+            "  {:<28} {:>5}x{:<5} {:>6}k  {:>4} fragments  {:>9} bytes{}",
             r.file,
             r.width,
             r.height,
             r.bitrate / 1000,
             r.fragments,
-            r.bytes
+            r.bytes,
+            match r.lanes {
+                Some(n) if n > 1 => format!("  ({n} libx264 lanes)"),
+                _ => String::new(),
+            }
         );
     }
     for a in &s.audio {

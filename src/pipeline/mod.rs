@@ -130,6 +130,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
     let cancel = AtomicBool::new(false);
     let sizes: Vec<(u32, u32)> = rung_jobs.iter().map(|j| (j.rung.width, j.rung.height)).collect();
     let plan = video::scale_plan(&sizes, video_info.as_ref().map_or(0, |v| v.rotation));
+    let lanes: Vec<(String, usize)> = rung_jobs.iter().map(|j| (j.file.clone(), j.lanes)).collect();
     let (decoded, results) = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         // Encoders first, then the scaler threads that feed them (see `video::scale_plan`); each
@@ -238,7 +239,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
     write_manifests(staging.path(), &name, &outputs)
         .map_err(|e| PipelineError::format(format!("{name}.ism/.ismc"), e))?;
     finish(staging.path(), &name).map_err(|source| PipelineError::Finish { context: name.clone(), source })?;
-    let summary = Summary::build(
+    let mut summary = Summary::build(
         opts.input.display().to_string(),
         opts.output.display().to_string(),
         &name,
@@ -248,6 +249,9 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
         |_| stats.frames,
         started,
     );
+    for rung in &mut summary.rungs {
+        rung.lanes = lanes.iter().find(|(file, _)| *file == rung.file).map(|&(_, n)| n);
+    }
     staging.commit()?;
     Ok(summary)
 }

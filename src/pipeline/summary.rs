@@ -37,6 +37,9 @@ pub struct RungSummary {
     pub fragments: usize,
     pub frames: u64,
     pub bytes: u64,
+    /// libx264 lanes that coded the rung (encode job only; see `pipeline::encoder_lanes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,6 +94,7 @@ impl Summary {
                     fragments: o.fragments.len(),
                     frames: frames(i),
                     bytes,
+                    lanes: None,
                 }),
                 crate::format::CodecConfig::Aac(c) => audio.push(AudioSummary {
                     file: o.file.clone(),
