@@ -278,10 +278,12 @@ fn compress(chunks: &[Chunk], runs: bool) -> Vec<WireChunk> {
     out
 }
 
-/// Most fragments one manifest may expand to, over all its streams (16 bytes each in memory). The limit
-/// is on the total, not per `c`: a few hundred bytes of `<c r="10000000"/>` must not reach gigabytes,
-/// and runs the writer merges (`r` of one `c` = the sum of several) must still parse back.
-const MAX_CHUNKS: u64 = 10_000_000;
+/// Most fragments one manifest may expand to, over all its streams (16 bytes each in memory: 32 MB at
+/// the limit). The limit is on the total, not per `c`: a few hundred bytes of `<c r="10000000"/>` must
+/// not reach gigabytes, and runs the writer merges (`r` of one `c` = the sum of several) must still
+/// parse back. 2 M covers 24 h at 0.5 s fragments with 11 streams; real presentations are far below
+/// (24 h at 2 s is 43,200 fragments per stream).
+const MAX_CHUNKS: u64 = 2_000_000;
 
 /// Expands `c` elements into absolute chunks. The first `t` defaults to 0; a missing `d` is the gap to
 /// the next `t` (or to the end of the presentation for the last chunk). `budget` is what remains of
