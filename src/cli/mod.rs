@@ -70,15 +70,8 @@ pub struct PackageArgs {
     /// Base name of the output files (default: the input file's stem).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Replace an existing output folder (only once the new presentation is complete).
-    #[arg(long)]
-    pub force: bool,
-    /// No progress bars and no summary.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Print a machine-readable summary (rungs, files, sizes, duration, elapsed, speed) on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub out: package::OutputArgs,
     /// Package what decodes from a truncated or corrupt source, with a warning, instead of failing.
     #[arg(long)]
     pub allow_truncated: bool,

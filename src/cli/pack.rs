@@ -40,15 +40,8 @@ pub struct PackArgs {
     /// Base name of the output files (default: the first input's stem).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Replace an existing output folder (only once the new presentation is complete).
-    #[arg(long)]
-    pub force: bool,
-    /// No progress bars and no summary.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Print a machine-readable summary on stdout (the same fields as the encode job's).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub out: super::package::OutputArgs,
     #[command(flatten)]
     pub publish: super::publish::PublishArgs,
 }
@@ -83,17 +76,13 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         name: args.name,
         fragment_duration: (args.fragment_duration * TIMESCALE as f64).round() as u64,
         bitrates: args.bitrates,
-        force: args.force,
-        quiet: args.quiet || args.json,
+        force: args.out.force,
+        quiet: args.out.quiet(),
     };
     let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
     match copy::run(&opts, &signal, &finish) {
         Ok(summary) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON summary")?);
-            } else if !args.quiet {
-                super::package::print_summary(&summary, "copied");
-            }
+            args.out.report(&summary, "copied")?;
             Ok(ExitCode::SUCCESS)
         }
         Err(CopyError::Interrupted(sig)) => {

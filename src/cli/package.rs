@@ -9,6 +9,38 @@ use anyhow::Context;
 use super::PackageArgs;
 use crate::pipeline::{self, PackageOptions, PipelineError, Summary};
 
+/// How a job that writes a presentation treats its output folder and reports (shared by the encode
+/// job and `pack --copy`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Replace an existing output folder (only once the new presentation is complete).
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bars and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print a machine-readable summary (rungs, files, sizes, duration, elapsed, speed) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl OutputArgs {
+    /// No progress bars: asked for, or stdout carries the JSON summary.
+    pub fn quiet(&self) -> bool {
+        self.quiet || self.json
+    }
+
+    /// Prints the summary of a finished job: JSON, a few lines for people, or nothing.
+    pub fn report(&self, summary: &Summary, verb: &str) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(summary).context("writing the JSON summary")?);
+        } else if !self.quiet {
+            print_summary(summary, verb);
+        }
+        Ok(())
+    }
+}
+
 /// Runs the packaging job. Exit codes: 0 done, 1 failed, 130 (SIGINT) / 143 (SIGTERM) interrupted;
 /// in every failure case no output folder is left behind and an existing one is untouched.
 pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
@@ -32,19 +64,15 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         fragment_duration: args.fragment_duration,
         x264_preset: args.x264_preset,
         audio_bitrate: args.audio_bitrate,
-        force: args.force,
-        quiet: args.quiet || args.json,
+        force: args.out.force,
+        quiet: args.out.quiet(),
         allow_truncated: args.allow_truncated,
         threads: args.threads.map(usize::from),
     };
     let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
     match pipeline::package(&opts, &signal, &finish) {
         Ok(summary) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON summary")?);
-            } else if !args.quiet {
-                print_summary(&summary, "encoded");
-            }
+            args.out.report(&summary, "encoded")?;
             Ok(ExitCode::SUCCESS)
         }
         Err(PipelineError::Interrupted(sig)) => {
