@@ -25,6 +25,7 @@ use crate::format::writer::IsmvWriter;
 use crate::format::{avc, FormatError, Sample, TrackInfo, TrackKind, TIMESCALE};
 use crate::pipeline::output::{audio_file, audio_stream_name, video_file, Staging};
 use crate::pipeline::progress::{Bar, Progress};
+use crate::pipeline::stop::{Stop, Stopped};
 use crate::pipeline::{PipelineError, Summary};
 
 /// What to tell the user when `--copy` cannot be used.
@@ -69,6 +70,15 @@ pub enum CopyError {
     /// Another worker failed first; its error is the one reported.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<Stopped> for CopyError {
+    fn from(s: Stopped) -> Self {
+        match s {
+            Stopped::Signal(sig) => CopyError::Interrupted(sig),
+            Stopped::Cancelled => CopyError::Cancelled,
+        }
+    }
 }
 
 impl CopyError {
@@ -192,25 +202,6 @@ pub fn run(opts: &CopyOptions, signal: &AtomicUsize, finish: super::Finish) -> R
 }
 
 /// What makes the workers stop early: another worker's error, or a signal.
-struct Stop<'a> {
-    cancel: &'a AtomicBool,
-    signal: &'a AtomicUsize,
-}
-
-impl Stop<'_> {
-    fn check(&self) -> Result<(), CopyError> {
-        let sig = self.signal.load(Ordering::Relaxed);
-        if sig != 0 {
-            self.cancel.store(true, Ordering::SeqCst);
-            return Err(CopyError::Interrupted(sig as i32));
-        }
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(CopyError::Cancelled);
-        }
-        Ok(())
-    }
-}
-
 /// Opens the inputs, picks the tracks, rebases their times and computes every fragment boundary.
 /// Everything that can be refused is refused here, before a byte is written.
 fn plan(opts: &CopyOptions) -> Result<(String, Vec<Job>), CopyError> {

@@ -42,6 +42,15 @@ pub enum PipelineError {
     Panicked(String),
 }
 
+impl From<super::stop::Stopped> for PipelineError {
+    fn from(s: super::stop::Stopped) -> Self {
+        match s {
+            super::stop::Stopped::Signal(sig) => PipelineError::Interrupted(sig),
+            super::stop::Stopped::Cancelled => PipelineError::Cancelled,
+        }
+    }
+}
+
 impl PipelineError {
     pub fn format(context: impl Into<String>, source: FormatError) -> Self {
         PipelineError::Format { context: context.into(), source }

@@ -24,6 +24,7 @@ pub mod ladder;
 pub mod output;
 pub mod progress;
 pub mod rung;
+pub mod stop;
 pub mod summary;
 pub mod timeline;
 pub mod video;
@@ -177,7 +178,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
             handles.push((label, scope.spawn(move || cancel_on_error(cancel, audio::run(job, rx, cancel, bar)))));
             audio_txs.push(tx);
         }
-        let fan = Fanout { video: video_txs, audio: audio_txs, cancel: &cancel, signal };
+        let fan = Fanout { video: video_txs, audio: audio_txs, stop: stop::Stop { cancel: &cancel, signal } };
         let decoded = decode(&mut source, video_info.as_ref(), &audio_infos, fragment, fan, progress.overall());
         if decoded.is_err() {
             cancel.store(true, Ordering::SeqCst);
@@ -403,21 +404,12 @@ fn cancel_on_error<T>(cancel: &AtomicBool, r: Result<T, PipelineError>) -> Resul
 struct Fanout<'a> {
     video: Vec<Sender<Arc<video::SourceFrame>>>,
     audio: Vec<Sender<audio::AudioPiece>>,
-    cancel: &'a AtomicBool,
-    signal: &'a AtomicUsize,
+    stop: stop::Stop<'a>,
 }
 
 impl Fanout<'_> {
     fn check(&self) -> Result<(), PipelineError> {
-        let sig = self.signal.load(Ordering::Relaxed);
-        if sig != 0 {
-            self.cancel.store(true, Ordering::SeqCst);
-            return Err(PipelineError::Interrupted(sig as i32));
-        }
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(PipelineError::Cancelled);
-        }
-        Ok(())
+        Ok(self.stop.check()?)
     }
 
     fn video(&self, frame: VideoFrame, pts: i64, duration: i64, boundary: bool) -> Result<(), PipelineError> {
