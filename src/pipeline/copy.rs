@@ -422,7 +422,9 @@ fn write_track(job: &Job, dir: &Path, bar: &Bar, overall: Option<&Bar>, stop: &S
             o.media(i64::try_from(end).unwrap_or(i64::MAX));
         }
     }
-    writer.finish()?;
+    // mfra, then flush and sync: a write error at the end (a full disk) fails the job here rather
+    // than being dropped with the buffer.
+    super::output::close_track(writer, &path, &job.file)?;
     bar.done();
     Ok(TrackOutput { file: job.file.clone(), track: job.info.clone(), fragments: events })
 }
