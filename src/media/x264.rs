@@ -17,8 +17,6 @@ pub struct H264Settings {
     pub bitrate: u64,
     /// x264 preset (`ultrafast` … `placebo`).
     pub preset: String,
-    /// x264 threads for this rung (1 keeps the output reproducible: see `pipeline::x264_threads`).
-    pub threads: usize,
     /// Longest GOP x264 may choose on its own. The pipeline forces an IDR at every fragment
     /// boundary; this only has to be longer than a fragment so x264 adds none in between.
     pub keyint: u32,
@@ -58,7 +56,9 @@ impl H264Encoder {
         let mut opts = ff::Dictionary::new();
         opts.set("preset", &s.preset);
         opts.set("profile", "high");
-        opts.set("threads", &s.threads.max(1).to_string());
+        // One thread: x264's frame and slice threads make VBV depend on timing, so the output would
+        // differ between runs; a rung uses more cores through lanes (`pipeline::encoder_lanes`).
+        opts.set("threads", "1");
         opts.set("bufsize", &(s.bitrate.saturating_mul(2)).to_string());
         // A frame marked I becomes an IDR (not a recovery-point I frame).
         opts.set("forced-idr", "1");

@@ -339,7 +339,6 @@ fn rung_jobs(
                     height: rung.height,
                     bitrate: u64::from(rung.bitrate),
                     preset: opts.x264_preset.clone(),
-                    threads: 1,
                     keyint: 2 * per_fragment,
                     frame_rate: rate,
                 },
