@@ -97,7 +97,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The human summary on stdout, shared by the encode and `--copy` jobs.
-pub(super) fn print_summary(s: &Summary, verb: &str) {
+fn print_summary(s: &Summary, verb: &str) {
     println!(
         "{}: {} files, {:.1} MB, {:.2} s of media {verb} in {:.1} s ({:.2}x realtime)",
         s.output,

@@ -27,7 +27,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::format::avc::{self, AvcConfig};
-use crate::format::fragmenter::{CutRule, Fragmenter};
+use crate::format::fragmenter::{CutRule, Fragment, Fragmenter};
 use crate::format::presentation::TrackOutput;
 use crate::format::writer::{FragmentEvent, IsmvWriter};
 use crate::format::{CodecConfig, Sample, TrackInfo};
@@ -192,15 +192,13 @@ fn route(
     budget: &Budget,
     cancel: &AtomicBool,
 ) -> Result<(), PipelineError> {
-    let mut fragment: Option<usize> = None;
+    let mut boundaries = 0usize;
     for frame in frames {
         if cancel.load(Ordering::Relaxed) {
             return Err(PipelineError::Cancelled);
         }
-        if frame.boundary {
-            fragment = Some(fragment.map_or(0, |f| f + 1));
-        }
-        let lane = fragment.unwrap_or(0) % lanes.len();
+        boundaries += usize::from(frame.boundary);
+        let lane = boundaries.saturating_sub(1) % lanes.len();
         // A closed lane stopped on an error: that error is the one reported.
         if !budget.acquire() {
             return Err(PipelineError::Cancelled);
@@ -309,7 +307,7 @@ impl TrackWriter<'_> {
             for sample in samples {
                 let end = sample.pts + i64::from(sample.duration);
                 if let Some(f) = self.fragmenter.push(sample).map_err(|e| PipelineError::format(self.ctx, e))? {
-                    self.events.push(self.writer.write_fragment(&f).map_err(|e| PipelineError::format(self.ctx, e))?);
+                    self.write_fragment(&f)?;
                 }
                 bar.frame(end);
             }
@@ -319,8 +317,14 @@ impl TrackWriter<'_> {
             return Err(PipelineError::Invalid(format!("{}: fragment {next} is missing", self.ctx)));
         }
         if let Some(f) = self.fragmenter.finish().map_err(|e| PipelineError::format(self.ctx, e))? {
-            self.events.push(self.writer.write_fragment(&f).map_err(|e| PipelineError::format(self.ctx, e))?);
+            self.write_fragment(&f)?;
         }
         Ok((self.writer, self.events))
+    }
+
+    fn write_fragment(&mut self, fragment: &Fragment) -> Result<(), PipelineError> {
+        let event = self.writer.write_fragment(fragment).map_err(|e| PipelineError::format(self.ctx, e))?;
+        self.events.push(event);
+        Ok(())
     }
 }
