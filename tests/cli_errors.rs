@@ -326,40 +326,30 @@ fn unwritable_output_location() {
     assert_clean_failure("read-only output location", &o, 1, &out, &["good.mp4", "ro/out"], cause);
 }
 
+/// Runs ssfpack under `ulimit -f 20`: writes past 20 KiB fail with EFBIG.
+fn run_with_file_size_limit(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    let script = format!("ulimit -f 20; exec \"$0\" \"$1\" -o \"$2\" {}", extra.join(" "));
+    Command::new("bash").args(["-c", &script, bin(), input.to_str().unwrap(), out.to_str().unwrap()]).output().unwrap()
+}
+
 #[test]
 fn full_disk_via_file_size_limit() {
     // `ulimit -f` makes writes past 20 KiB fail: SIGXFSZ must not kill ssfpack before it cleans up.
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let script = format!("ulimit -f 20; exec \"$0\" \"$1\" -o \"$2\" {}", FAST.join(" "));
-    let o = Command::new("bash")
-        .args(["-c", &script, bin(), src("good.mp4").to_str().unwrap(), out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = run_with_file_size_limit(&src("good.mp4"), &out, &FAST);
     assert_clean_failure("ulimit -f", &o, 1, &out, &["good.mp4", "out"], "File too large");
 }
 
 #[test]
 fn full_disk_in_a_rung_coded_by_lanes() {
     // Video only, --threads 3: the rung is coded by 3 lanes, the failing write is in the rung's
-    // writer thread and the lanes stop with it. The write error is the one reported.
+    // writer thread and the lanes stop with it. The write error is the one reported. long.mkv is
+    // 12 s without audio: 6 fragments, so the lanes are still sending when the writer fails.
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    // 12 s, no audio: 6 fragments, so the lanes are still sending when the writer fails.
-    let input = tmp.path().join("long.mp4");
-    let made = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=12"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast"])
-        .arg(&input)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let script = format!("ulimit -f 20; exec \"$0\" \"$1\" -o \"$2\" {} --threads 3", FAST.join(" "));
-    let o = Command::new("bash")
-        .args(["-c", &script, bin(), input.to_str().unwrap(), out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_clean_failure("ulimit -f, lanes", &o, 1, &out, &["long.mp4", "out"], "File too large");
+    let o = run_with_file_size_limit(&src("long.mkv"), &out, &[&FAST[..], &["--threads", "3"]].concat());
+    assert_clean_failure("ulimit -f, lanes", &o, 1, &out, &["long.mkv", "out"], "File too large");
 }
 
 #[test]
