@@ -6,9 +6,11 @@
 //! - `media`: the FFmpeg boundary (decode, scale, encode); the only module with `unsafe`.
 //! - `pipeline`: the main job: one decode, a parallel ladder, aligned fragments, atomic output.
 //! - `origin`: `ssfpack serve`, the IIS-compatible origin and player pages.
+//! - [`durable`]: synced writes and renames: what "published" means on disk.
 //! - `cli`: argument parsing and the commands; `main.rs` only calls it.
 
 pub mod cli;
+pub mod durable;
 pub mod format;
 pub mod media;
 pub mod origin;

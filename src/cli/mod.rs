@@ -11,6 +11,7 @@ mod pack;
 mod package;
 mod publish;
 mod serve;
+mod signals;
 mod split;
 
 /// Package any video into Microsoft Smooth Streaming.

@@ -3,14 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::format::TIMESCALE;
 use crate::pipeline::copy::{self, CopyError, CopyOptions};
+use crate::pipeline::PipelineError;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  ssfpack pack --copy movie_3000k.mp4 movie_1500k.mp4 movie_800k.mp4 -o Movie\n  \
@@ -64,11 +62,7 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         eprintln!("ssfpack: error: --fragment-duration {}: must be between 0.1 and 60 seconds", args.fragment_duration);
         return Ok(ExitCode::from(2));
     }
-    let signal = Arc::new(AtomicUsize::new(0));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
-            .context("installing the signal handlers")?;
-    }
+    let signal = super::signals::install()?;
     let opts = CopyOptions {
         inputs: args.inputs,
         audio: args.audio,
@@ -86,12 +80,11 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(CopyError::Interrupted(sig)) => {
-            eprintln!("ssfpack: interrupted (signal {sig}); no output was written");
-            Ok(ExitCode::from(128u8.saturating_add(sig as u8)))
+            eprintln!("ssfpack: error: packaging with --copy: interrupted by {}; nothing was written", super::signals::name(sig));
+            Ok(super::signals::exit_code(sig))
         }
-        Err(CopyError::Usage(message)) => {
-            eprintln!("ssfpack: error: {message}");
-            Ok(ExitCode::from(2))
+        Err(CopyError::Usage(message) | CopyError::Output(PipelineError::Refused(message))) => {
+            Ok(super::package::usage_error(&message))
         }
         Err(e) => Err(anyhow::Error::new(e).context("packaging with --copy")),
     }

@@ -1,8 +1,6 @@
 //! `ssfpack INPUT -o DIR`: options → [`crate::pipeline::package`], signals, summary, exit code.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -46,16 +44,7 @@ impl OutputArgs {
 pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
     let input = args.input.context("missing INPUT")?;
     let output = args.output.context("missing -o DIR")?;
-    let signal = Arc::new(AtomicUsize::new(0));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
-            .context("installing the signal handlers")?;
-    }
-    // Past a file-size limit (`ulimit -f`) the kernel sends SIGXFSZ, whose default action kills the
-    // process before the temporary folder can be removed. With a handler installed, the write
-    // fails with EFBIG instead, and the job's error path cleans up like for a full disk.
-    signal_hook::flag::register(signal_hook::consts::SIGXFSZ, Arc::new(AtomicBool::new(false)))
-        .context("installing the signal handlers")?;
+    let signal = super::signals::install()?;
     let opts = PackageOptions {
         input: input.clone(),
         output: output.clone(),
@@ -76,24 +65,27 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(PipelineError::Interrupted(sig)) => {
-            let name = match sig {
-                signal_hook::consts::SIGINT => "SIGINT",
-                signal_hook::consts::SIGTERM => "SIGTERM",
-                _ => "a signal",
-            };
             eprintln!(
-                "ssfpack: error: packaging {} into {}: interrupted by {name}; nothing was written",
+                "ssfpack: error: packaging {} into {}: interrupted by {}; nothing was written",
                 input.display(),
-                output.display()
+                output.display(),
+                super::signals::name(sig)
             );
-            Ok(ExitCode::from(128u8.saturating_add(sig as u8)))
+            Ok(super::signals::exit_code(sig))
         }
+        Err(PipelineError::Refused(message)) => Ok(usage_error(&message)),
         // Errors about the source name it already; the others (output side) get both as context.
         Err(e) if e.to_string().starts_with(&input.display().to_string()) => Err(e.into()),
         Err(e) => {
             Err(anyhow::Error::new(e).context(format!("packaging {} into {}", input.display(), output.display())))
         }
     }
+}
+
+/// Prints a usage error (a refused option or output path) and gives exit code 2.
+pub fn usage_error(message: &str) -> ExitCode {
+    eprintln!("ssfpack: error: {message}");
+    ExitCode::from(2)
 }
 
 /// The human summary on stdout, shared by the encode and `--copy` jobs.

@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::origin::{player, split};
+use crate::pipeline::output::guard;
+use crate::pipeline::PipelineError;
 
 #[derive(Debug, Clone, Args)]
 pub struct SplitArgs {
@@ -31,10 +33,20 @@ pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
         None => only_presentation(&args.dir)?,
     };
     let out = args.out.clone().unwrap_or_else(|| args.dir.clone());
+    // Into the presentation's own folder is the normal case; anywhere else must be a folder the
+    // user can spare (never `/`, `~` or the current folder or one above it).
+    let same = guard::resolve(&out).ok() == guard::resolve(&args.dir).ok();
+    if !same {
+        if let Err(PipelineError::Refused(message)) = guard::check_output(&out, &[]) {
+            return Ok(super::package::usage_error(&message));
+        }
+    }
     let report = split::write_static_layout_into(&args.dir, &name, &out)
         .with_context(|| format!("cannot split {}", args.dir.join(format!("{name}.ism")).display()))?;
     let page = out.join(format!("{name}.html"));
-    if args.player_js_base.is_some() || !page.exists() {
+    if page.exists() && !player::is_own_page(&page) {
+        eprintln!("ssfpack: note: {} is not a page ssfpack wrote; left as it is", page.display());
+    } else if args.player_js_base.is_some() || !page.exists() {
         let base = args.player_js_base.as_deref().unwrap_or(player::DEFAULT_JS_BASE);
         player::write_page(&out, &name, base).with_context(|| format!("cannot write {}", page.display()))?;
     }

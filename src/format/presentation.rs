@@ -64,8 +64,10 @@ pub fn build_manifests(name: &str, outputs: &[TrackOutput]) -> Result<(ServerMan
 pub fn write_manifests(dir: &Path, name: &str, outputs: &[TrackOutput]) -> Result<ManifestFiles> {
     let (server, client) = build_manifests(name, outputs)?;
     let files = ManifestFiles { server: dir.join(format!("{name}.ism")), client: dir.join(format!("{name}.ismc")) };
-    std::fs::write(&files.server, server.to_xml()?).map_err(|e| FormatError::io(&files.server, e))?;
-    std::fs::write(&files.client, client.to_xml()?).map_err(|e| FormatError::io(&files.client, e))?;
+    crate::durable::write_synced(&files.server, server.to_xml()?.as_bytes())
+        .map_err(|e| FormatError::io(&files.server, e))?;
+    crate::durable::write_synced(&files.client, client.to_xml()?.as_bytes())
+        .map_err(|e| FormatError::io(&files.client, e))?;
     Ok(files)
 }
 

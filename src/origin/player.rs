@@ -136,10 +136,17 @@ pub fn write_page(dir: &Path, name: &str, js_base: &str) -> std::io::Result<Path
     let manifests = [format!("{}/Manifest", encode_segment(&format!("{name}.ism"))), "Manifest".to_string()];
     let html = render_page(&Page { title: name, manifests: &manifests, js_base });
     let path = dir.join(format!("{name}.html"));
-    let tmp = dir.join(format!(".{name}.html.tmp"));
-    std::fs::write(&tmp, html)?;
-    std::fs::rename(&tmp, &path)?;
+    crate::durable::replace_synced(&path, html.as_bytes())?;
     Ok(path)
+}
+
+/// Whether `path` is a player page ssfpack wrote (it carries `<meta name="generator"
+/// content="ssfpack">`): only such a page is ever replaced.
+pub fn is_own_page(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| {
+        let head = &b[..b.len().min(4096)];
+        String::from_utf8_lossy(head).contains(r#"<meta name="generator" content="ssfpack">"#)
+    })
 }
 
 /// The `GET /` page: every presentation with links to its player and manifest.

@@ -4,9 +4,12 @@
 //! Every fragment file holds exactly the bytes `ssfpack serve` answers for that URL: both go through
 //! [`Catalog::fragment`]. `Manifest` is the client manifest byte for byte.
 //!
-//! Writing is atomic per run: everything is written into a hidden temporary folder inside the output
-//! folder, then each `QualityLevels(…)` folder is moved into place (a previous one is moved aside and
-//! deleted), and `Manifest` is renamed last, so a host never lists a manifest whose fragments are missing.
+//! Writing is atomic per run and durable: everything is written and synced into a hidden temporary
+//! folder inside the output folder, then each `QualityLevels(…)` folder is moved into place (a
+//! previous one is moved aside and deleted), and `Manifest` is renamed last, then the output folder
+//! is synced, so a host never lists a manifest whose fragments are missing, even after a crash.
+//! Only what a split wrote is ever replaced: an existing `Manifest` must be a client manifest and
+//! an existing `QualityLevels(…)` folder must hold only fragment files, or the split is refused.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +39,8 @@ pub enum SplitError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Format(#[from] crate::format::FormatError),
+    #[error("{}: {why}; ssfpack replaces only the pre-split files it writes: move it away or use --out", path.display())]
+    Foreign { path: PathBuf, why: &'static str },
     #[error("stream {stream}: URL template {template:?} does not give IIS fragment URLs (QualityLevels(B)/Fragments(NAME=T))")]
     Template { stream: String, template: String },
 }
@@ -90,14 +95,19 @@ pub fn write_static_layout_into(
                     top_level.push(segments[0].clone());
                 }
                 let file = dir.join(&segments[1]);
-                std::fs::write(&file, &bytes).map_err(io(&file))?;
+                crate::durable::write_synced(&file, &bytes).map_err(io(&file))?;
                 report.fragments += 1;
                 report.bytes += bytes.len() as u64;
             }
         }
     }
     let manifest_tmp = tmp.path().join("Manifest");
-    std::fs::write(&manifest_tmp, &client_bytes).map_err(io(&manifest_tmp))?;
+    crate::durable::write_synced(&manifest_tmp, &client_bytes).map_err(io(&manifest_tmp))?;
+    crate::durable::sync_tree(tmp.path()).map_err(io(tmp.path()))?;
+    for name in &top_level {
+        check_ours(&out.join(name))?;
+    }
+    check_ours(&out.join("Manifest"))?;
 
     // Move into place: rung folders first (old ones aside, then deleted), Manifest last.
     let trash = tempfile::Builder::new().prefix(".ssfpack-old-").tempdir_in(out).map_err(io(out))?;
@@ -110,7 +120,33 @@ pub fn write_static_layout_into(
     }
     let manifest = out.join("Manifest");
     std::fs::rename(&manifest_tmp, &manifest).map_err(io(&manifest))?;
+    crate::durable::sync_dir(out).map_err(io(out))?;
     Ok(report)
+}
+
+/// Refuses to replace `path` unless a split could have written it: a `Manifest` that is a client
+/// manifest, or a `QualityLevels(…)` folder holding only `Fragments(…)` files.
+fn check_ours(path: &Path) -> Result<(), SplitError> {
+    let Ok(meta) = path.symlink_metadata() else { return Ok(()) };
+    let foreign = |why| Err(SplitError::Foreign { path: path.to_path_buf(), why });
+    if path.file_name().is_some_and(|n| n == "Manifest") {
+        let head = std::fs::read(path).map(|b| String::from_utf8_lossy(&b[..b.len().min(4096)]).into_owned());
+        return match head {
+            Ok(h) if meta.is_file() && h.contains("<SmoothStreamingMedia") => Ok(()),
+            _ => foreign("exists and is not a Smooth Streaming client manifest"),
+        };
+    }
+    if !meta.is_dir() {
+        return foreign("exists and is not a folder of fragments");
+    }
+    for entry in std::fs::read_dir(path).map_err(io(path))? {
+        let entry = entry.map_err(io(path))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !entry.file_type().is_ok_and(|t| t.is_file()) || !name.starts_with("Fragments(") {
+            return foreign("holds files other than fragments");
+        }
+    }
+    Ok(())
 }
 
 /// The two path segments of a fragment URL, if it is exactly the IIS URL the origin would parse for

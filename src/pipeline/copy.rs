@@ -148,7 +148,8 @@ struct Job {
 pub fn run(opts: &CopyOptions, signal: &AtomicUsize, finish: super::Finish) -> Result<Summary, CopyError> {
     let started = Instant::now();
     let (name, jobs) = plan(opts)?;
-    let staging = Staging::prepare(&opts.output, &name, opts.force)?;
+    let inputs: Vec<&Path> = opts.inputs.iter().chain(&opts.audio).map(PathBuf::as_path).collect();
+    let staging = Staging::prepare(&opts.output, &name, opts.force, &inputs)?;
     let duration = jobs.iter().map(|j| j.track.span().1).max().unwrap_or(0);
     let progress = Progress::new(opts.quiet, Some(duration as f64 / TIMESCALE as f64));
     let bars: Vec<Bar> = jobs.iter().map(|j| progress.track(&j.file, Some(j.track.samples.len() as u64))).collect();

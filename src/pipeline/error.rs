@@ -25,6 +25,10 @@ pub enum PipelineError {
     Exists { path: PathBuf },
     #[error("{0}")]
     Invalid(String),
+    /// An output path that would overwrite, contain or enclose what the user keeps (an input, the
+    /// current folder, a folder ssfpack did not publish): a usage error, exit code 2.
+    #[error("{0}")]
+    Refused(String),
     /// SIGINT or SIGTERM arrived; the partial output was removed.
     #[error("interrupted by signal {0}; nothing was written")]
     Interrupted(i32),

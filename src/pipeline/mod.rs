@@ -98,7 +98,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
         )));
     }
     check_input(&opts.input)?;
-    let staging = output::Staging::prepare(&opts.output, &name, opts.force)?;
+    let staging = output::Staging::prepare(&opts.output, &name, opts.force, &[opts.input.as_path()])?;
     media::init()?;
     let mut source = Source::open(&opts.input)?;
     let video_info = source.video().cloned();
