@@ -80,7 +80,10 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(CopyError::Interrupted(sig)) => {
-            eprintln!("ssfpack: error: packaging with --copy: interrupted by {}; nothing was written", super::signals::name(sig));
+            eprintln!(
+                "ssfpack: error: packaging with --copy: interrupted by {}; nothing was written",
+                super::signals::name(sig)
+            );
             Ok(super::signals::exit_code(sig))
         }
         Err(CopyError::Usage(message) | CopyError::Output(PipelineError::Refused(message))) => {

@@ -28,10 +28,6 @@ pub struct SplitArgs {
 }
 
 pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
-    let name = match &args.name {
-        Some(n) => n.trim_end_matches(".ism").to_string(),
-        None => only_presentation(&args.dir)?,
-    };
     let out = args.out.clone().unwrap_or_else(|| args.dir.clone());
     // Into the presentation's own folder is the normal case; anywhere else must be a folder the
     // user can spare (never `/`, `~` or the current folder or one above it).
@@ -41,6 +37,10 @@ pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
             return Ok(super::package::usage_error(&message));
         }
     }
+    let name = match &args.name {
+        Some(n) => n.trim_end_matches(".ism").to_string(),
+        None => only_presentation(&args.dir)?,
+    };
     let report = split::write_static_layout_into(&args.dir, &name, &out)
         .with_context(|| format!("cannot split {}", args.dir.join(format!("{name}.ism")).display()))?;
     let page = out.join(format!("{name}.html"));

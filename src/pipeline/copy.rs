@@ -147,8 +147,9 @@ struct Job {
 /// caller's SIGINT/SIGTERM handler; the job then stops and removes its partial output.
 pub fn run(opts: &CopyOptions, signal: &AtomicUsize, finish: super::Finish) -> Result<Summary, CopyError> {
     let started = Instant::now();
-    let (name, jobs) = plan(opts)?;
     let inputs: Vec<&Path> = opts.inputs.iter().chain(&opts.audio).map(PathBuf::as_path).collect();
+    crate::pipeline::output::guard::check_output(&opts.output, &inputs)?;
+    let (name, jobs) = plan(opts)?;
     let staging = Staging::prepare(&opts.output, &name, opts.force, &inputs)?;
     let duration = jobs.iter().map(|j| j.track.span().1).max().unwrap_or(0);
     let progress = Progress::new(opts.quiet, Some(duration as f64 / TIMESCALE as f64));

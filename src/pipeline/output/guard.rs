@@ -19,18 +19,14 @@ pub fn check_output(output: &Path, inputs: &[&Path]) -> Result<(), PipelineError
     let shown = output.display();
     let out = resolve(output).map_err(|e| PipelineError::io(output, e))?;
     if out.parent().is_none() {
-        return Err(PipelineError::Refused(format!("-o {shown}: refusing to write into the root folder; choose a new folder, e.g. -o ./out")));
+        return Err(PipelineError::Refused(format!(
+            "-o {shown}: refusing to write into the root folder; choose a new folder, e.g. -o ./out"
+        )));
     }
     if let Some(home) = home() {
         if out == home {
-            return Err(PipelineError::Refused(format!("-o {shown}: refusing to write into your home folder; choose a new folder, e.g. -o ~/out")));
-        }
-    }
-    if let Ok(cwd) = std::env::current_dir().and_then(|c| c.canonicalize()) {
-        if cwd.starts_with(&out) {
-            let what = if cwd == out { "the current folder" } else { "a folder above the current one" };
             return Err(PipelineError::Refused(format!(
-                "-o {shown}: is {what}; the output must be a new folder (or one ssfpack published), e.g. -o ./out"
+                "-o {shown}: refusing to write into your home folder; choose a new folder, e.g. -o ~/out"
             )));
         }
     }
@@ -46,6 +42,14 @@ pub fn check_output(output: &Path, inputs: &[&Path]) -> Result<(), PipelineError
             return Err(PipelineError::Refused(format!(
                 "-o {shown}: contains the input {}; choose an output folder that holds none of the inputs",
                 input.display()
+            )));
+        }
+    }
+    if let Ok(cwd) = std::env::current_dir().and_then(|c| c.canonicalize()) {
+        if cwd.starts_with(&out) {
+            let what = if cwd == out { "the current folder" } else { "a folder above the current one" };
+            return Err(PipelineError::Refused(format!(
+                "-o {shown}: is {what}; the output must be a new folder (or one ssfpack published), e.g. -o ./out"
             )));
         }
     }

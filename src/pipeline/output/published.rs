@@ -55,12 +55,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> 
 pub fn write_marker(dir: &Path, name: &str) -> Result<(), PipelineError> {
     let files: Vec<String> = list_files(dir).map_err(|e| PipelineError::io(dir, e))?;
     let files = files.into_iter().filter(|f| f != MARKER && f != super::staging::STAGING_MARKER).collect();
-    let marker = Marker {
-        tool: "ssfpack".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        name: name.into(),
-        files,
-    };
+    let marker = Marker { tool: "ssfpack".into(), version: env!("CARGO_PKG_VERSION").into(), name: name.into(), files };
     let json = serde_json::to_vec_pretty(&marker).map_err(|e| PipelineError::Invalid(e.to_string()))?;
     let path = dir.join(MARKER);
     crate::durable::write_synced(&path, &json).map_err(|e| PipelineError::io(&path, e))
