@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 mod inspect;
 mod pack;
 mod package;
+mod progress;
 mod publish;
 mod serve;
 mod signals;

@@ -71,10 +71,12 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         fragment_duration: (args.fragment_duration * TIMESCALE as f64).round() as u64,
         bitrates: args.bitrates,
         force: args.out.force,
-        quiet: args.out.quiet(),
     };
     let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
-    match copy::run(&opts, &signal, &finish) {
+    let terminal = args.out.terminal();
+    let result = copy::run(&opts, &signal, &finish, &terminal);
+    terminal.finish();
+    match result {
         Ok(summary) => {
             args.out.report(&summary, "copied")?;
             Ok(ExitCode::SUCCESS)

@@ -23,9 +23,10 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
-    /// No progress bars: asked for, or stdout carries the JSON summary.
-    pub fn quiet(&self) -> bool {
-        self.quiet || self.json
+    /// Where the job's progress and warnings go: bars on stderr when it is a terminal, and
+    /// warning lines, both unless `--quiet` (`--json` only changes stdout).
+    pub fn terminal(&self) -> super::progress::Terminal {
+        super::progress::Terminal::new(!self.quiet, self.quiet)
     }
 
     /// Prints the summary of a finished job: JSON, a few lines for people, or nothing.
@@ -54,12 +55,14 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         x264_preset: args.x264_preset,
         audio_bitrate: args.audio_bitrate,
         force: args.out.force,
-        quiet: args.out.quiet(),
         allow_truncated: args.allow_truncated,
         threads: args.threads.map(usize::from),
     };
     let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
-    match pipeline::package(&opts, &signal, &finish) {
+    let terminal = args.out.terminal();
+    let result = pipeline::package(&opts, &signal, &finish, &terminal);
+    terminal.finish();
+    match result {
         Ok(summary) => {
             args.out.report(&summary, "encoded")?;
             Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ use crate::media::aac::{AacEncoder, AacSettings, FRAME};
 use crate::media::{AudioFrame, EncodedPacket};
 
 use super::error::PipelineError;
-use super::progress::Bar;
+use super::report::{Bar, Report};
 use super::timeline::{samples_to_ticks, ticks_to_samples};
 
 /// A decoded audio frame and the presentation time (ticks, may be negative: before the start) of
@@ -48,6 +48,7 @@ pub fn run(
     pieces: Receiver<AudioPiece>,
     cancel: &AtomicBool,
     bar: Bar,
+    report: &dyn Report,
 ) -> Result<TrackOutput, PipelineError> {
     let ctx = job.file.clone();
     let mut encoder = AacEncoder::open(job.settings, ctx.as_str())?;
@@ -86,7 +87,7 @@ pub fn run(
             let drift = ticks_to_samples(pts, rate) - encoder.position();
             if first || drift.abs() > threshold {
                 if !first {
-                    tracing::warn!("{ctx}: audio timestamps jump by {drift} samples at {pts}; re-synchronising");
+                    report.warn(&format!("{ctx}: audio timestamps jump by {drift} samples at {pts}; re-synchronising"));
                 }
                 encoder.shift(drift);
             }

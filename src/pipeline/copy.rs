@@ -24,7 +24,7 @@ use crate::format::presentation::{write_manifests, TrackOutput};
 use crate::format::writer::IsmvWriter;
 use crate::format::{avc, FormatError, Sample, TrackInfo, TrackKind, TIMESCALE};
 use crate::pipeline::output::{audio_file, audio_stream_name, video_file, Staging};
-use crate::pipeline::progress::{Bar, Progress};
+use crate::pipeline::report::{Bar, Collecting, Report};
 use crate::pipeline::stop::{Stop, Stopped};
 use crate::pipeline::{PipelineError, Summary};
 
@@ -126,8 +126,6 @@ pub struct CopyOptions {
     pub bitrates: Vec<u32>,
     /// Replace an existing output folder.
     pub force: bool,
-    /// No progress bars.
-    pub quiet: bool,
 }
 
 /// One output file to write: a source track rebased to the presentation timeline, its fragment
@@ -145,15 +143,22 @@ struct Job {
 /// Runs the whole job: plan (everything refusable is refused before a byte is written), copy every
 /// track in parallel, write the manifests, publish the folder atomically. `signal` is set by the
 /// caller's SIGINT/SIGTERM handler; the job then stops and removes its partial output.
-pub fn run(opts: &CopyOptions, signal: &AtomicUsize, finish: super::Finish) -> Result<Summary, CopyError> {
+pub fn run(
+    opts: &CopyOptions,
+    signal: &AtomicUsize,
+    finish: super::Finish,
+    report: &dyn Report,
+) -> Result<Summary, CopyError> {
     let started = Instant::now();
+    let report = Collecting::new(report);
     let inputs: Vec<&Path> = opts.inputs.iter().chain(&opts.audio).map(PathBuf::as_path).collect();
     crate::pipeline::output::guard::check_output(&opts.output, &inputs)?;
     let (name, jobs) = plan(opts)?;
     let staging = Staging::prepare(&opts.output, &name, opts.force, &inputs)?;
     let duration = jobs.iter().map(|j| j.track.span().1).max().unwrap_or(0);
-    let progress = Progress::new(opts.quiet, Some(duration as f64 / TIMESCALE as f64));
-    let bars: Vec<Bar> = jobs.iter().map(|j| progress.track(&j.file, Some(j.track.samples.len() as u64))).collect();
+    let overall = Bar::new(report.meter(None, Some((duration as f64 / TIMESCALE as f64 * 1000.0) as u64)));
+    let bars: Vec<Bar> =
+        jobs.iter().map(|j| Bar::new(report.meter(Some(&j.file), Some(j.track.samples.len() as u64)))).collect();
     let cancel = AtomicBool::new(false);
     let stop = Stop { cancel: &cancel, signal };
     let results: Vec<Result<TrackOutput, CopyError>> = jobs
@@ -161,7 +166,7 @@ pub fn run(opts: &CopyOptions, signal: &AtomicUsize, finish: super::Finish) -> R
         .zip(&bars)
         .enumerate()
         .map(|(i, (job, bar))| {
-            let overall = (i == 0).then(|| progress.overall());
+            let overall = (i == 0).then_some(&overall);
             let r = write_track(job, staging.path(), bar, overall, &stop);
             if r.is_err() {
                 cancel.store(true, Ordering::SeqCst);
@@ -169,7 +174,7 @@ pub fn run(opts: &CopyOptions, signal: &AtomicUsize, finish: super::Finish) -> R
             r
         })
         .collect();
-    progress.finish();
+    overall.done();
     let sig = signal.load(Ordering::SeqCst);
     if sig != 0 {
         return Err(CopyError::Interrupted(sig as i32));
@@ -199,6 +204,8 @@ pub fn run(opts: &CopyOptions, signal: &AtomicUsize, finish: super::Finish) -> R
         |i| jobs.get(i).map_or(0, |j| j.track.samples.len() as u64),
         started,
     );
+    let mut summary = summary;
+    summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
 }

@@ -22,7 +22,7 @@ pub mod copy;
 pub mod error;
 pub mod ladder;
 pub mod output;
-pub mod progress;
+pub mod report;
 pub mod rung;
 pub mod stop;
 pub mod summary;
@@ -44,7 +44,7 @@ use crate::media::{self, AudioFrame, Ratio, VideoFrame};
 
 pub use error::PipelineError;
 use ladder::{LadderSpec, Rung};
-use progress::{Bar, Progress};
+use report::{Bar, Collecting, Report};
 pub use summary::{AudioSummary, FileSummary, RungSummary, Summary};
 use timeline::{seconds_to_ticks, to_ticks, FragmentGrid, VideoClock};
 
@@ -77,8 +77,6 @@ pub struct PackageOptions {
     /// AAC bitrate, bits per second.
     pub audio_bitrate: u32,
     pub force: bool,
-    /// No progress bars.
-    pub quiet: bool,
     /// Package what decodes from a truncated or corrupt source (with a warning) instead of failing.
     pub allow_truncated: bool,
     /// Cores to plan the encoders for (default: all available). It sets the rungs' lane counts
@@ -87,9 +85,16 @@ pub struct PackageOptions {
 }
 
 /// Packages `opts.input` into `opts.output`. `signal` is set (to the signal number) by the
-/// caller's SIGINT/SIGTERM handler; the job then stops and removes its partial output.
-pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> Result<Summary, PipelineError> {
+/// caller's SIGINT/SIGTERM handler; the job then stops and removes its partial output. Warnings
+/// and progress go to `report` (the summary lists the warnings too); nothing is printed.
+pub fn package(
+    opts: &PackageOptions,
+    signal: &AtomicUsize,
+    finish: Finish,
+    report: &dyn Report,
+) -> Result<Summary, PipelineError> {
     let started = Instant::now();
+    let report = Collecting::new(report);
     let name = presentation_name(opts)?;
     if !(opts.fragment_duration.is_finite() && (0.1..=60.0).contains(&opts.fragment_duration)) {
         return Err(PipelineError::Invalid(format!(
@@ -127,7 +132,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
         })
         .collect();
 
-    let progress = Progress::new(opts.quiet, source.duration());
+    let overall = Bar::new(report.meter(None, source.duration().map(|d| (d * 1000.0) as u64)));
     let cancel = AtomicBool::new(false);
     let sizes: Vec<(u32, u32)> = rung_jobs.iter().map(|j| (j.rung.width, j.rung.height)).collect();
     let plan = video::scale_plan(&sizes, video_info.as_ref().map_or(0, |v| v.rotation));
@@ -140,7 +145,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
         for job in rung_jobs {
             let (tx, rx) = bounded(VIDEO_QUEUE);
             let total = video_info.as_ref().and_then(estimated_frames);
-            let bar = progress.track(&job.file, total);
+            let bar = Bar::new(report.meter(Some(&job.file), total));
             let cancel = &cancel;
             let label = job.file.clone();
             handles.push((label, scope.spawn(move || cancel_on_error(cancel, rung::run(job, rx, cancel, bar)))));
@@ -172,14 +177,15 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
         for job in audio_jobs {
             let (tx, rx) = bounded(AUDIO_QUEUE);
             let total = source.duration().map(|d| (d * f64::from(job.settings.sample_rate) / 1024.0).ceil() as u64);
-            let bar = progress.track(&job.file, total);
-            let cancel = &cancel;
+            let bar = Bar::new(report.meter(Some(&job.file), total));
+            let (cancel, report) = (&cancel, &report);
             let label = job.file.clone();
-            handles.push((label, scope.spawn(move || cancel_on_error(cancel, audio::run(job, rx, cancel, bar)))));
+            handles
+                .push((label, scope.spawn(move || cancel_on_error(cancel, audio::run(job, rx, cancel, bar, report)))));
             audio_txs.push(tx);
         }
         let fan = Fanout { video: video_txs, audio: audio_txs, stop: stop::Stop { cancel: &cancel, signal } };
-        let decoded = decode(&mut source, video_info.as_ref(), &audio_infos, fragment, fan, progress.overall());
+        let decoded = decode(&mut source, video_info.as_ref(), &audio_infos, fragment, fan, &overall, &report);
         if decoded.is_err() {
             cancel.store(true, Ordering::SeqCst);
         }
@@ -192,7 +198,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
         }
         (decoded, results)
     });
-    progress.finish();
+    overall.done();
 
     let sig = signal.load(Ordering::SeqCst);
     if sig != 0 {
@@ -218,9 +224,9 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
         return Err(e);
     }
     let stats = decoded.ok_or(PipelineError::Cancelled)?;
-    check_extent(opts, &source.extent())?;
+    check_extent(opts, &source.extent(), &report)?;
     if source.bad_packets() > 0 {
-        tracing::warn!("{}: skipped {} corrupt packets", opts.input.display(), source.bad_packets());
+        report.warn(&format!("{}: skipped {} corrupt packets", opts.input.display(), source.bad_packets()));
     }
     if video_info.is_some() && stats.frames == 0 {
         return Err(PipelineError::Invalid(format!("{}: no video frame could be decoded", opts.input.display())));
@@ -229,7 +235,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
     outputs.retain(|o| {
         let keep = !o.fragments.is_empty();
         if !keep {
-            tracing::warn!("{}: the source stream has no decodable data; left out", o.file);
+            report.warn(&format!("{}: the source stream has no decodable data; left out", o.file));
             let _ = std::fs::remove_file(staging.path().join(&o.file));
         }
         keep
@@ -253,6 +259,7 @@ pub fn package(opts: &PackageOptions, signal: &AtomicUsize, finish: Finish) -> R
     for rung in &mut summary.rungs {
         rung.lanes = lanes.iter().find(|(file, _)| *file == rung.file).map(|&(_, n)| n);
     }
+    summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
 }
@@ -279,7 +286,11 @@ const TRUNCATION_SLACK: f64 = 2.0;
 
 /// Fails on a source that stopped decoding well before its stated end (or whose demuxer failed
 /// mid-file), unless `--allow-truncated`, which only warns.
-fn check_extent(opts: &PackageOptions, extent: &media::input::Extent) -> Result<(), PipelineError> {
+fn check_extent(
+    opts: &PackageOptions,
+    extent: &media::input::Extent,
+    report: &dyn Report,
+) -> Result<(), PipelineError> {
     let short = match extent.expected {
         Some(d) => extent.decoded < d - (d * TRUNCATION_SHARE).max(TRUNCATION_SLACK),
         None => false,
@@ -292,7 +303,7 @@ fn check_extent(opts: &PackageOptions, extent: &media::input::Extent) -> Result<
     let message =
         format!("{}: truncated or corrupt: decoding stopped at {:.2} s{of}{why}", opts.input.display(), extent.decoded);
     if opts.allow_truncated {
-        eprintln!("ssfpack: warning: {message}; packaging what decodes (--allow-truncated)");
+        report.warn(&format!("{message}; packaging what decodes (--allow-truncated)"));
         Ok(())
     } else {
         Err(PipelineError::Invalid(format!("{message} (--allow-truncated packages what decodes)")))
@@ -433,6 +444,40 @@ impl Fanout<'_> {
     }
 }
 
+/// Most audio kept, per track, while waiting for the first video frame (which sets the
+/// presentation's origin). Audio before the origin is cut anyway, and a file interleaves its
+/// streams by time, so only the last seconds before the first video frame can be needed: older
+/// frames are dropped, and memory stays flat when the video starts late or never decodes.
+const AUDIO_LEAD_SECONDS: u32 = 30;
+
+/// The audio decoded before the first video frame, bounded by [`AUDIO_LEAD_SECONDS`] per track.
+#[derive(Default)]
+struct AudioBacklog {
+    frames: std::collections::VecDeque<(usize, AudioFrame)>,
+    /// Samples held per track.
+    held: Vec<u64>,
+    /// End (source ticks) of the latest frame dropped, to tell whether it was needed.
+    dropped_until: Option<i64>,
+}
+
+impl AudioBacklog {
+    /// Queues a frame; returns the oldest frame of that track if the track is now over its bound.
+    fn push(&mut self, track: usize, frame: AudioFrame, rate: u32) -> Option<AudioFrame> {
+        if self.held.len() <= track {
+            self.held.resize(track + 1, 0);
+        }
+        self.held[track] += frame.samples() as u64;
+        self.frames.push_back((track, frame));
+        if self.held[track] <= u64::from(AUDIO_LEAD_SECONDS) * u64::from(rate.max(1)) {
+            return None;
+        }
+        let at = self.frames.iter().position(|(t, _)| *t == track)?;
+        let (_, oldest) = self.frames.remove(at)?;
+        self.held[track] -= oldest.samples() as u64;
+        Some(oldest)
+    }
+}
+
 /// What the decode loop saw.
 #[derive(Debug, Clone, Default)]
 struct DecodeStats {
@@ -449,6 +494,7 @@ fn decode(
     fragment: u64,
     fan: Fanout<'_>,
     overall: &Bar,
+    report: &dyn Report,
 ) -> Result<DecodeStats, PipelineError> {
     let rate = video_info.and_then(|v| v.frame_rate).unwrap_or(Ratio::new(25, 1));
     let nominal = to_ticks(1, Ratio::new(rate.den, rate.num.max(1)));
@@ -460,7 +506,7 @@ fn decode(
     let mut held: Option<(VideoFrame, i64, bool, i64)> = None;
     let mut last_duration = nominal;
     // Audio decoded before the first video frame: it needs the origin the video defines.
-    let mut backlog: Vec<(usize, AudioFrame)> = Vec::new();
+    let mut backlog = AudioBacklog::default();
     let mut origin: Option<i64> = None;
     let audio_ticks = |track: usize, f: &AudioFrame| -> Option<i64> {
         let tb = audio_infos.get(track)?.time_base;
@@ -478,7 +524,14 @@ fn decode(
                 if origin.is_none() {
                     let o = clock.origin().unwrap_or(0);
                     origin = Some(o);
-                    for (track, f) in backlog.drain(..) {
+                    if let Some(lost) = backlog.dropped_until.filter(|&t| t > o) {
+                        report.warn(&format!(
+                            "the video starts more than {AUDIO_LEAD_SECONDS} s later in the file than the audio \
+                             (badly interleaved): {:.2} s of audio after the start were dropped",
+                            (lost - o) as f64 / crate::format::TIMESCALE as f64
+                        ));
+                    }
+                    for (track, f) in backlog.frames.drain(..) {
                         let t = audio_ticks(track, &f).map(|t| t - o);
                         fan.audio(track, f, t)?;
                     }
@@ -497,7 +550,11 @@ fn decode(
                 let o = match origin {
                     Some(o) => o,
                     None if video_info.is_some() => {
-                        backlog.push((track, frame));
+                        let rate = audio_infos.get(track).map_or(48_000, |a| a.sample_rate);
+                        let dropped = backlog.push(track, frame, rate);
+                        if let Some(end) = dropped.and_then(|f| audio_ticks(track, &f)) {
+                            backlog.dropped_until = backlog.dropped_until.max(Some(end));
+                        }
                         continue;
                     }
                     None => *origin.insert(abs.unwrap_or(0)),
@@ -515,13 +572,13 @@ fn decode(
         fan.video(frame, pts, duration, boundary)?;
     }
     // No video frame at all: the audio defines the origin.
-    let o = origin.unwrap_or_else(|| backlog.first().and_then(|(t, f)| audio_ticks(*t, f)).unwrap_or(0));
-    for (track, f) in backlog.drain(..) {
+    let o = origin.unwrap_or_else(|| backlog.frames.front().and_then(|(t, f)| audio_ticks(*t, f)).unwrap_or(0));
+    for (track, f) in backlog.frames.drain(..) {
         let t = audio_ticks(track, &f).map(|t| t - o);
         fan.audio(track, f, t)?;
     }
     if stats.dropped > 0 {
-        tracing::warn!("dropped {} video frames with repeated timestamps", stats.dropped);
+        report.warn(&format!("dropped {} video frames with repeated timestamps", stats.dropped));
     }
     Ok(stats)
 }

@@ -36,7 +36,7 @@ use crate::media::EncodedPacket;
 
 use super::error::PipelineError;
 use super::ladder::Rung;
-use super::progress::Bar;
+use super::report::Bar;
 use super::video::SourceFrame;
 
 /// Everything a rung worker needs.

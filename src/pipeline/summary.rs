@@ -26,6 +26,8 @@ pub struct Summary {
     /// Every file in the folder (manifests included), with its size.
     pub files: Vec<FileSummary>,
     pub total_bytes: u64,
+    /// The job's warnings, in order (also printed on stderr unless `--quiet`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +121,7 @@ impl Summary {
             speed: if elapsed > 0.0 { duration / elapsed } else { 0.0 },
             fragment_duration,
             total_bytes: files.iter().map(|f| f.bytes).sum(),
+            warnings: Vec::new(),
             rungs,
             audio,
             files,

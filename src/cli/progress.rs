@@ -1,0 +1,107 @@
+//! The terminal's [`Report`]: an overall bar (source time done) and one bar per output file
+//! (frames, rate, speed × realtime, ETA) on stderr, and `ssfpack: warning: …` lines printed above
+//! the bars. Bars are hidden with `--quiet`/`--json` or when stderr is not a terminal; warnings
+//! are printed unless `--quiet`.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::format::TIMESCALE;
+use crate::pipeline::report::{Meter, Report};
+
+pub struct Terminal {
+    multi: MultiProgress,
+    /// No warning lines either (`--quiet`).
+    quiet: bool,
+}
+
+impl Terminal {
+    /// `bars`: whether progress bars may be drawn (also needs stderr to be a terminal).
+    pub fn new(bars: bool, quiet: bool) -> Self {
+        let target = if bars && std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Terminal { multi: MultiProgress::with_draw_target(target), quiet }
+    }
+
+    /// Removes the bars once the job has ended.
+    pub fn finish(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+impl Report for Terminal {
+    fn warn(&self, message: &str) {
+        if !self.quiet {
+            self.multi.suspend(|| eprintln!("ssfpack: warning: {message}"));
+        }
+    }
+
+    fn meter(&self, label: Option<&str>, total: Option<u64>) -> Box<dyn Meter> {
+        let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
+        match label {
+            None => {
+                bar.set_style(style("{prefix:>18} [{bar:30}] {percent:>3}% {msg} ETA {eta}"));
+                bar.set_prefix("overall");
+            }
+            Some(l) => {
+                bar.set_style(style("{prefix:>18} [{bar:30}] {pos:>6}/{len:6} {msg} ETA {eta}"));
+                bar.set_prefix(l.to_string());
+            }
+        }
+        Box::new(TermMeter { bar, start: Instant::now(), per_item: label.is_some() })
+    }
+}
+
+struct TermMeter {
+    bar: ProgressBar,
+    start: Instant,
+    /// Counts frames/packets (shows a rate), rather than media time.
+    per_item: bool,
+}
+
+impl Meter for TermMeter {
+    fn item(&self, media: i64) {
+        self.bar.inc(1);
+        if self.bar.position() % 8 == 0 {
+            self.bar.set_message(self.speed(media));
+        }
+    }
+
+    fn media(&self, media: i64) {
+        self.bar.set_position((media.max(0) as u64) / (TIMESCALE / 1000));
+        self.bar.set_message(self.speed(media));
+    }
+
+    fn done(&self) {
+        if self.per_item {
+            self.bar.finish();
+        } else {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+impl TermMeter {
+    /// `123/s 1.25x` (per-file bars) or `1.25x realtime` (overall).
+    fn speed(&self, media: i64) -> String {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        if elapsed <= 0.0 {
+            return String::new();
+        }
+        let speed = media as f64 / TIMESCALE as f64 / elapsed;
+        if self.bar.length().is_some_and(|l| l > 0) && self.bar.position() > 0 && self.per_item {
+            format!("{:>5.0}/s {speed:>5.2}x", self.bar.position() as f64 / elapsed)
+        } else {
+            format!("{speed:.2}x realtime")
+        }
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")
+}
