@@ -267,5 +267,5 @@ fn bitrates_and_audio_from_another_file() {
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
     assert!(ssfpack(&["pack", "--copy", "--quiet", "--force", s(&lo), "-o", s(&out)]).status.success());
     let ism: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(ism.len(), 5, "{ism:?}"); // r_320x180.ism/.ismc/.html, one rung, one audio
+    assert_eq!(ism.len(), 6, "{ism:?}"); // r_320x180.ism/.ismc/.html, one rung, one audio, the marker
 }

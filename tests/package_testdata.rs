@@ -76,11 +76,20 @@ fn existing_output_needs_force_and_is_replaced_atomically() {
     assert_eq!(std::fs::read(out.join("precious.txt")).unwrap(), b"keep me");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "nothing else created");
 
+    // --force replaces only a folder ssfpack published: the user's file is named and kept.
     let mut forced = args.to_vec();
     forced.push("--force");
     let o = ssfpack(&forced);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("precious.txt"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(out.join("precious.txt")).unwrap(), b"keep me");
+    std::fs::remove_file(out.join("precious.txt")).unwrap();
+    let o = ssfpack(&forced);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(!out.join("precious.txt").exists());
+    let first = std::fs::read(out.join("video_only.ism")).unwrap();
+    let o = ssfpack(&forced);
+    assert!(o.status.success(), "a published folder is replaced: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(out.join("video_only.ism")).unwrap(), first);
     assert!(out.join("video_only.ism").exists() && out.join("video_only_100k.ismv").exists());
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "no temporary folder left");
 }

@@ -23,10 +23,10 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
-    /// Where the job's progress and warnings go: bars on stderr when it is a terminal, and
-    /// warning lines, both unless `--quiet` (`--json` only changes stdout).
+    /// Where the job's progress and warnings go: bars on stderr when it is a terminal unless
+    /// `--quiet` (`--json` only changes stdout), and warning lines.
     pub fn terminal(&self) -> super::progress::Terminal {
-        super::progress::Terminal::new(!self.quiet, self.quiet)
+        super::progress::Terminal::new(!self.quiet)
     }
 
     /// Prints the summary of a finished job: JSON, a few lines for people, or nothing.

@@ -1,7 +1,7 @@
 //! The terminal's [`Report`]: an overall bar (source time done) and one bar per output file
 //! (frames, rate, speed × realtime, ETA) on stderr, and `ssfpack: warning: …` lines printed above
-//! the bars. Bars are hidden with `--quiet`/`--json` or when stderr is not a terminal; warnings
-//! are printed unless `--quiet`.
+//! the bars. Bars are hidden with `--quiet` or when stderr is not a terminal; warnings are always
+//! printed (a warning says something about the output the user must not miss).
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -13,19 +13,17 @@ use crate::pipeline::report::{Meter, Report};
 
 pub struct Terminal {
     multi: MultiProgress,
-    /// No warning lines either (`--quiet`).
-    quiet: bool,
 }
 
 impl Terminal {
     /// `bars`: whether progress bars may be drawn (also needs stderr to be a terminal).
-    pub fn new(bars: bool, quiet: bool) -> Self {
+    pub fn new(bars: bool) -> Self {
         let target = if bars && std::io::stderr().is_terminal() {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         };
-        Terminal { multi: MultiProgress::with_draw_target(target), quiet }
+        Terminal { multi: MultiProgress::with_draw_target(target) }
     }
 
     /// Removes the bars once the job has ended.
@@ -36,9 +34,7 @@ impl Terminal {
 
 impl Report for Terminal {
     fn warn(&self, message: &str) {
-        if !self.quiet {
-            self.multi.suspend(|| eprintln!("ssfpack: warning: {message}"));
-        }
+        self.multi.suspend(|| eprintln!("ssfpack: warning: {message}"));
     }
 
     fn meter(&self, label: Option<&str>, total: Option<u64>) -> Box<dyn Meter> {

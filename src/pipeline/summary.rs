@@ -136,6 +136,8 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<FileSummary>) {
         let path = e.path();
         match e.file_type() {
             Ok(t) if t.is_dir() => list_files(root, &path, out),
+            // The staging and published markers are bookkeeping, not part of the presentation.
+            Ok(t) if t.is_file() && e.file_name().to_string_lossy().starts_with(".ssfpack-") => {}
             Ok(t) if t.is_file() => out.push(FileSummary {
                 file: path.strip_prefix(root).unwrap_or(&path).display().to_string(),
                 bytes: e.metadata().map(|m| m.len()).unwrap_or(0),
