@@ -282,6 +282,7 @@ fn access_log_and_graceful_shutdown() {
         player: no_player(),
         access_log: ssfpack::origin::AccessLogTarget::File(log.clone()),
         fragment_cache: 0,
+        limits: Default::default(),
     };
     let handle = rt.block_on(ssfpack::origin::serve(config)).unwrap();
     let addr = handle.local_addr;

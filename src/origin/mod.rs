@@ -8,6 +8,7 @@
 //! - [`player`]: the index page, player pages and `NAME.html`.
 //! - [`split`]: the static layout writer, sharing the origin's fragment code path.
 //! - [`access_log`]: the non-blocking access log.
+//! - [`conn`]: the accept loop, connection cap, header and idle timeouts.
 //!
 //! Status codes: unknown presentation, bitrate, track or time → 404; malformed paths → 400; a path
 //! that would leave the root (`..`, encoded forms, symlinks out) → 400 or 404, never the file;
@@ -16,6 +17,7 @@
 pub mod access_log;
 pub mod cache;
 pub mod catalog;
+pub mod conn;
 pub mod files;
 pub mod player;
 pub mod server;
@@ -27,6 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use access_log::{AccessLog, AccessLogTarget};
+pub use conn::Limits;
 pub use player::PlayerConfig;
 pub use server::ServerHandle;
 pub use split::{write_static_layout, write_static_layout_into, SplitError, SplitReport};
@@ -42,6 +45,8 @@ pub struct ServeConfig {
     pub access_log: AccessLogTarget,
     /// Bytes of recently served fragments kept in memory ([`cache::FragmentCache`]; 0: none).
     pub fragment_cache: u64,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 /// Why the origin could not start.
@@ -73,5 +78,7 @@ pub async fn serve(config: ServeConfig) -> Result<ServerHandle, OriginError> {
         fragments: cache::FragmentCache::new(config.fragment_cache),
     });
     let log = AccessLog::start(&config.access_log).map_err(OriginError::AccessLog)?;
-    server::start(config.addr, state, log).await.map_err(|source| OriginError::Bind { addr: config.addr, source })
+    server::start(config.addr, state, log, config.limits)
+        .await
+        .map_err(|source| OriginError::Bind { addr: config.addr, source })
 }

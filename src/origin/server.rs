@@ -1,6 +1,7 @@
 //! The HTTP side of the origin: one axum fallback handler that parses the IIS path grammar
 //! ([`super::url`]), asks the [`Catalog`] (inside `spawn_blocking`: every file access is blocking I/O)
-//! and answers. CORS, the access log and graceful shutdown are layers around it.
+//! and answers. CORS and the access log are layers around it; connections (timeouts, the
+//! connection cap, graceful shutdown) are [`super::conn`]'s.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use tower_http::cors::{Any, CorsLayer};
 use super::access_log::{self, AccessLog};
 use super::cache::FragmentCache;
 use super::catalog::{regular_file_stamp, Catalog, CatalogError};
+use super::conn::{self, Limits};
 use super::files::{self, bytes_response, not_modified, not_modified_response, set, CACHE_IMMUTABLE, CACHE_REVALIDATE};
 use super::player::{self, PlayerAssets};
 use super::url::{self, Route, UrlError};
@@ -259,24 +261,19 @@ impl ServerHandle {
     }
 }
 
-/// Binds `addr` and serves `state` on the current tokio runtime until [`ServerHandle::shutdown`].
-pub async fn start(addr: SocketAddr, state: Arc<AppState>, log: AccessLog) -> std::io::Result<ServerHandle> {
+/// Binds `addr` and serves `state` on the current tokio runtime, within `limits`, until
+/// [`ServerHandle::shutdown`].
+pub async fn start(
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    log: AccessLog,
+    limits: Limits,
+) -> std::io::Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let js_base = state.player.js_base().to_string();
-    let app = router(state, log).into_make_service_with_connect_info::<SocketAddr>();
-    // No Nagle: a streamed body goes out in a second write after the headers, and Nagle plus the
-    // client's delayed ACK would add ~40 ms to small responses.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let app = router(state, log);
+    let task = tokio::spawn(conn::run(listener, app, limits, rx));
     Ok(ServerHandle { local_addr, js_base, shutdown: Some(tx), task })
 }
