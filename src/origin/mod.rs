@@ -4,7 +4,7 @@
 //! - [`url`]: the IIS path grammar → a typed route (pure, no I/O).
 //! - [`catalog`]: presentations under the root, `.ism` parsing, `tfra` indexes, path containment.
 //! - [`server`]: the axum router and handlers (blocking I/O in `spawn_blocking`).
-//! - [`files`]: plain files with ETag/304/Range; content types.
+//! - [`files`]: plain files with ETag/Last-Modified/304/Range; content types; `Cache-Control`.
 //! - [`player`]: the index page, player pages and `NAME.html`.
 //! - [`split`]: the static layout writer, sharing the origin's fragment code path.
 //! - [`access_log`]: the non-blocking access log.
@@ -45,6 +45,8 @@ pub struct ServeConfig {
     pub access_log: AccessLogTarget,
     /// Bytes of recently served fragments kept in memory ([`cache::FragmentCache`]; 0: none).
     pub fragment_cache: u64,
+    /// `max-age` of fragments, in seconds ([`files::FRAGMENT_MAX_AGE`] by default).
+    pub cache_max_age: u64,
     /// Timeouts and the connection cap.
     pub limits: Limits,
 }
@@ -76,6 +78,7 @@ pub async fn serve(config: ServeConfig) -> Result<ServerHandle, OriginError> {
         catalog,
         player: player::PlayerAssets::new(&config.player),
         fragments: cache::FragmentCache::new(config.fragment_cache),
+        fragment_cache_control: files::fragment_cache_control(config.cache_max_age),
     });
     let log = AccessLog::start(&config.access_log).map_err(OriginError::AccessLog)?;
     server::start(config.addr, state, log, config.limits)

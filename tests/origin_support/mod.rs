@@ -100,6 +100,7 @@ impl TestServer {
             player,
             access_log: AccessLogTarget::Off,
             fragment_cache: 64 << 20,
+            cache_max_age: 3600,
             limits: Default::default(),
         };
         let handle = rt.block_on(origin::serve(config)).unwrap();
