@@ -37,7 +37,7 @@ fn manifest_and_fragments() {
             let r = srv.get(&url);
             assert_eq!(r.status, 200, "{url}");
             assert_eq!(r.header("content-type"), Some(ctype));
-            assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"));
+            assert_eq!(r.header("cache-control"), Some("public, max-age=3600"));
             let expected = slice(&root.join(&w.file), e.offset, e.size);
             assert_eq!(r.body, expected, "{url}");
             assert_eq!(&r.body[4..8], b"moof");
@@ -282,6 +282,8 @@ fn access_log_and_graceful_shutdown() {
         player: no_player(),
         access_log: ssfpack::origin::AccessLogTarget::File(log.clone()),
         fragment_cache: 0,
+        cache_max_age: 3600,
+        limits: Default::default(),
     };
     let handle = rt.block_on(ssfpack::origin::serve(config)).unwrap();
     let addr = handle.local_addr;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::origin::{self, AccessLogTarget, PlayerConfig, ServeConfig};
+use crate::origin::{self, AccessLogTarget, Limits, PlayerConfig, ServeConfig};
 
 /// How long requests in flight may take to finish after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(5);
@@ -33,6 +33,21 @@ pub struct ServeArgs {
     /// MiB of recently served fragments kept in memory (0: read every fragment from its file).
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub fragment_cache: u64,
+    /// `Cache-Control: public, max-age=SECONDS` of fragments (how long a CDN or player may reuse one
+    /// without asking); manifests, pages and files are always `no-cache` (revalidated by ETag).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::origin::files::FRAGMENT_MAX_AGE,
+          value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
+    pub cache_max_age: u64,
+    /// Seconds a client has to send a whole request head (from its first byte; for the first
+    /// request, from the connection); then the connection is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a keep-alive connection with no request in flight may stay silent before it is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+    /// Open connections at most; further clients wait in the listen backlog until one closes.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -51,6 +66,12 @@ async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         player: PlayerConfig { js_base: args.player_js_base, js_dir: args.player_js_dir },
         access_log: args.access_log,
         fragment_cache: args.fragment_cache.saturating_mul(1 << 20),
+        cache_max_age: args.cache_max_age,
+        limits: Limits {
+            header_timeout: Duration::from_secs(args.header_timeout),
+            idle_timeout: Duration::from_secs(args.idle_timeout),
+            max_connections: args.max_connections as usize,
+        },
     };
     let mut handle = origin::serve(config).await?;
     eprintln!(

@@ -2,7 +2,8 @@
 //!
 //! A fragment request is answered from memory when its bytes are here, skipping the open, read and
 //! close of the media file and the allocation of a fragment-sized buffer; hyper then sends the
-//! shared bytes as they are. Entries are keyed by the file's path *and* [`Stamp`] (length, mtime),
+//! shared bytes as they are. Entries are keyed by the file's path *and* [`Stamp`] (length, mtime,
+//! device/inode/ctime),
 //! which the catalog re-checks on every request, so a rewritten file is never answered from an
 //! older copy: its new stamp misses and the old entries age out.
 
@@ -82,7 +83,11 @@ mod tests {
     fn loc_len(offset: u64, mtime: u64, len: u64) -> FragmentLocation {
         FragmentLocation {
             path: PathBuf::from("/m/a.ismv"),
-            stamp: Stamp { len: 1000, mtime: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime)) },
+            stamp: Stamp {
+                len: 1000,
+                mtime: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime)),
+                id: 7,
+            },
             offset,
             len,
             kind: TrackKind::Video,

@@ -43,16 +43,20 @@ pub enum CatalogError {
 
 type Result<T> = std::result::Result<T, CatalogError>;
 
-/// A file's identity for caching and ETags: length and modification time.
+/// A file's identity for caching and ETags: length, modification time and which file it is
+/// (device, inode, change time), so that a file replaced by another of the same size and mtime
+/// (renamed over it, or rewritten in place with its mtime restored) gets a new identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
     pub len: u64,
     pub mtime: Option<SystemTime>,
+    /// A hash of the device, inode and change time (0 where those are unknown).
+    pub id: u64,
 }
 
 impl Stamp {
     pub fn of(meta: &std::fs::Metadata) -> Self {
-        Stamp { len: meta.len(), mtime: meta.modified().ok() }
+        Stamp { len: meta.len(), mtime: meta.modified().ok(), id: file_id(meta) }
     }
 
     /// Nanoseconds since the epoch (0 when unknown), for ETags.
@@ -62,11 +66,28 @@ impl Stamp {
 
     /// A strong ETag for the whole file, or for `len` bytes at `offset` of it.
     pub fn etag(&self, part: Option<(u64, u64)>) -> String {
+        let (len, mtime, id) = (self.len, self.mtime_nanos(), self.id);
         match part {
-            None => format!("\"{:x}-{:x}\"", self.len, self.mtime_nanos()),
-            Some((off, len)) => format!("\"{:x}-{:x}-{off:x}-{len:x}\"", self.len, self.mtime_nanos()),
+            None => format!("\"{len:x}-{mtime:x}-{id:x}\""),
+            Some((off, n)) => format!("\"{len:x}-{mtime:x}-{id:x}-{off:x}-{n:x}\""),
         }
     }
+}
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let fields = [meta.dev(), meta.ino(), meta.ctime() as u64, meta.ctime_nsec() as u64];
+    // FNV-1a: stable across runs and builds (ETags survive a restart), and it does not show inodes.
+    fields
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+#[cfg(not(unix))]
+fn file_id(_meta: &std::fs::Metadata) -> u64 {
+    0
 }
 
 /// A parsed `.ism` and where its files are.

@@ -2,6 +2,7 @@
 //! (206/416), with the body streamed from disk in chunks (never loaded whole).
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -12,8 +13,14 @@ use super::catalog::Stamp;
 
 /// `Cache-Control` of manifests, pages and plain files: revalidate every time (cheap with ETags).
 pub const CACHE_REVALIDATE: &str = "no-cache";
-/// `Cache-Control` of fragments: a fragment URL names bytes that never change.
-pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Default `max-age` of fragments, in seconds (`--cache-max-age`).
+pub const FRAGMENT_MAX_AGE: u64 = 3600;
+
+/// `Cache-Control` of fragments. Bounded, never `immutable`: re-packaging into the same folder
+/// (`--force`) puts other bytes under the same fragment URLs.
+pub fn fragment_cache_control(max_age: u64) -> String {
+    format!("public, max-age={max_age}")
+}
 
 /// The content type ssfpack serves for a file name.
 ///
@@ -45,23 +52,33 @@ pub fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// True when the request's `If-None-Match` names `etag` (or `*`).
-pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
+/// True when a GET/HEAD can be answered 304 (RFC 9110 13.2.2): `If-None-Match` names `etag` (or
+/// `*`); or, only when there is no `If-None-Match`, `If-Modified-Since` is a date not before the
+/// modification time (to the second, as `Last-Modified` says it).
+pub fn not_modified(headers: &HeaderMap, etag: &str, mtime: Option<SystemTime>) -> bool {
+    if headers.contains_key(header::IF_NONE_MATCH) {
+        return headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == etag || t == "*");
+    }
+    let since = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
+    match (mtime, since.and_then(|v| httpdate::parse_http_date(v.trim()).ok())) {
+        (Some(m), Some(since)) => SystemTime::from(httpdate::HttpDate::from(m)) <= since,
+        _ => false,
+    }
 }
 
 /// A 304 with the validators repeated.
-pub fn not_modified_response(etag: &str, cache: &'static str) -> Response {
+pub fn not_modified_response(etag: &str, cache: &str, mtime: Option<SystemTime>) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::NOT_MODIFIED;
     set(r.headers_mut(), header::ETAG, etag);
     set(r.headers_mut(), header::CACHE_CONTROL, cache);
+    set_last_modified(r.headers_mut(), mtime);
     r
 }
 
@@ -71,7 +88,8 @@ pub fn bytes_response(
     bytes: impl Into<bytes::Bytes>,
     ctype: &str,
     etag: &str,
-    cache: &'static str,
+    cache: &str,
+    mtime: Option<SystemTime>,
 ) -> Response {
     let bytes = bytes.into();
     let len = bytes.len();
@@ -82,7 +100,14 @@ pub fn bytes_response(
     set(h, header::CONTENT_LENGTH, &len.to_string());
     set(h, header::ETAG, etag);
     set(h, header::CACHE_CONTROL, cache);
+    set_last_modified(h, mtime);
     r
+}
+
+fn set_last_modified(h: &mut HeaderMap, mtime: Option<SystemTime>) {
+    if let Some(t) = mtime {
+        set(h, header::LAST_MODIFIED, &httpdate::fmt_http_date(t));
+    }
 }
 
 /// A single byte range resolved against a length.
@@ -137,8 +162,8 @@ pub fn parse_range(value: Option<&str>, len: u64) -> RangeSpec {
 /// Serves a regular file: conditional requests, `Range`, HEAD, streamed body.
 pub async fn file_response(method: &Method, headers: &HeaderMap, path: &Path, stamp: Stamp, ctype: &str) -> Response {
     let etag = stamp.etag(None);
-    if not_modified(headers, &etag) {
-        return not_modified_response(&etag, CACHE_REVALIDATE);
+    if not_modified(headers, &etag, stamp.mtime) {
+        return not_modified_response(&etag, CACHE_REVALIDATE, stamp.mtime);
     }
     let if_range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag);
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).filter(|_| if_range_ok);
@@ -188,9 +213,7 @@ pub async fn file_response(method: &Method, headers: &HeaderMap, path: &Path, st
     set(h, header::ACCEPT_RANGES, "bytes");
     set(h, header::ETAG, &etag);
     set(h, header::CACHE_CONTROL, CACHE_REVALIDATE);
-    if let Some(t) = stamp.mtime {
-        set(h, header::LAST_MODIFIED, &httpdate::fmt_http_date(t));
-    }
+    set_last_modified(h, stamp.mtime);
     if status == StatusCode::PARTIAL_CONTENT {
         set(h, header::CONTENT_RANGE, &format!("bytes {start}-{}/{}", start + count - 1, stamp.len));
     }
@@ -257,7 +280,28 @@ mod tests {
     fn etag_matching() {
         let mut h = HeaderMap::new();
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"x\", W/\"y\""));
-        assert!(not_modified(&h, "\"y\""));
-        assert!(!not_modified(&h, "\"z\""));
+        assert!(not_modified(&h, "\"y\"", None));
+        assert!(!not_modified(&h, "\"z\"", None));
+    }
+
+    #[test]
+    fn if_modified_since() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_500);
+        let at = |date: SystemTime| {
+            let mut h = HeaderMap::new();
+            set(&mut h, header::IF_MODIFIED_SINCE, &httpdate::fmt_http_date(date));
+            h
+        };
+        let second = std::time::Duration::from_secs(1);
+        assert!(not_modified(&at(t), "\"e\"", Some(t)), "the Last-Modified date itself (sub-second mtime)");
+        assert!(not_modified(&at(t + second), "\"e\"", Some(t)));
+        assert!(!not_modified(&at(t - second), "\"e\"", Some(t)));
+        assert!(!not_modified(&at(t), "\"e\"", None));
+        let mut both = at(t);
+        both.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"other\""));
+        assert!(!not_modified(&both, "\"e\"", Some(t)), "If-None-Match wins");
+        let mut bad = HeaderMap::new();
+        bad.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("yesterday"));
+        assert!(!not_modified(&bad, "\"e\"", Some(t)));
     }
 }

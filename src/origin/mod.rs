@@ -4,10 +4,11 @@
 //! - [`url`]: the IIS path grammar → a typed route (pure, no I/O).
 //! - [`catalog`]: presentations under the root, `.ism` parsing, `tfra` indexes, path containment.
 //! - [`server`]: the axum router and handlers (blocking I/O in `spawn_blocking`).
-//! - [`files`]: plain files with ETag/304/Range; content types.
+//! - [`files`]: plain files with ETag/Last-Modified/304/Range; content types; `Cache-Control`.
 //! - [`player`]: the index page, player pages and `NAME.html`.
 //! - [`split`]: the static layout writer, sharing the origin's fragment code path.
 //! - [`access_log`]: the non-blocking access log.
+//! - [`conn`]: the accept loop, connection cap, header and idle timeouts.
 //!
 //! Status codes: unknown presentation, bitrate, track or time → 404; malformed paths → 400; a path
 //! that would leave the root (`..`, encoded forms, symlinks out) → 400 or 404, never the file;
@@ -16,6 +17,7 @@
 pub mod access_log;
 pub mod cache;
 pub mod catalog;
+pub mod conn;
 pub mod files;
 pub mod player;
 pub mod server;
@@ -27,6 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use access_log::{AccessLog, AccessLogTarget};
+pub use conn::Limits;
 pub use player::PlayerConfig;
 pub use server::ServerHandle;
 pub use split::{write_static_layout, write_static_layout_into, SplitError, SplitReport};
@@ -42,6 +45,10 @@ pub struct ServeConfig {
     pub access_log: AccessLogTarget,
     /// Bytes of recently served fragments kept in memory ([`cache::FragmentCache`]; 0: none).
     pub fragment_cache: u64,
+    /// `max-age` of fragments, in seconds ([`files::FRAGMENT_MAX_AGE`] by default).
+    pub cache_max_age: u64,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 /// Why the origin could not start.
@@ -71,7 +78,10 @@ pub async fn serve(config: ServeConfig) -> Result<ServerHandle, OriginError> {
         catalog,
         player: player::PlayerAssets::new(&config.player),
         fragments: cache::FragmentCache::new(config.fragment_cache),
+        fragment_cache_control: files::fragment_cache_control(config.cache_max_age),
     });
     let log = AccessLog::start(&config.access_log).map_err(OriginError::AccessLog)?;
-    server::start(config.addr, state, log).await.map_err(|source| OriginError::Bind { addr: config.addr, source })
+    server::start(config.addr, state, log, config.limits)
+        .await
+        .map_err(|source| OriginError::Bind { addr: config.addr, source })
 }

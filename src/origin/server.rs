@@ -1,6 +1,7 @@
 //! The HTTP side of the origin: one axum fallback handler that parses the IIS path grammar
 //! ([`super::url`]), asks the [`Catalog`] (inside `spawn_blocking`: every file access is blocking I/O)
-//! and answers. CORS, the access log and graceful shutdown are layers around it.
+//! and answers. CORS and the access log are layers around it; connections (timeouts, the
+//! connection cap, graceful shutdown) are [`super::conn`]'s.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +17,8 @@ use tower_http::cors::{Any, CorsLayer};
 use super::access_log::{self, AccessLog};
 use super::cache::FragmentCache;
 use super::catalog::{regular_file_stamp, Catalog, CatalogError};
-use super::files::{self, bytes_response, not_modified, not_modified_response, set, CACHE_IMMUTABLE, CACHE_REVALIDATE};
+use super::conn::{self, Limits};
+use super::files::{self, bytes_response, not_modified, not_modified_response, set, CACHE_REVALIDATE};
 use super::player::{self, PlayerAssets};
 use super::url::{self, Route, UrlError};
 
@@ -26,6 +28,8 @@ pub struct AppState {
     pub catalog: Catalog,
     pub player: PlayerAssets,
     pub fragments: FragmentCache,
+    /// `Cache-Control` of fragments ([`files::fragment_cache_control`]).
+    pub fragment_cache_control: String,
 }
 
 /// Builds the router: the handler, CORS for any origin (players are often hosted elsewhere), the
@@ -166,7 +170,7 @@ async fn fragment(
         let p = st.catalog.presentation(&pres)?;
         let loc = st.catalog.locate(&p, &req)?;
         // A revalidation or a HEAD needs no bytes.
-        let bytes = if head || not_modified(&inm, &loc.etag()) {
+        let bytes = if head || not_modified(&inm, &loc.etag(), loc.stamp.mtime) {
             None
         } else {
             Some(st.fragments.get_or_read(&loc, || st.catalog.read(&loc))?)
@@ -179,17 +183,18 @@ async fn fragment(
         Err(e) => return catalog_error(&e),
     };
     let etag = loc.etag();
-    if not_modified(headers, &etag) {
-        return not_modified_response(&etag, CACHE_IMMUTABLE);
+    let (cache, mtime) = (state.fragment_cache_control.as_str(), loc.stamp.mtime);
+    if not_modified(headers, &etag, mtime) {
+        return not_modified_response(&etag, cache, mtime);
     }
     let ctype = match loc.kind {
         crate::format::TrackKind::Audio => "audio/mp4",
         crate::format::TrackKind::Video => "video/mp4",
     };
     match bytes {
-        Some(b) => bytes_response(method, b, ctype, &etag, CACHE_IMMUTABLE),
+        Some(b) => bytes_response(method, b, ctype, &etag, cache, mtime),
         None => {
-            let mut r = bytes_response(method, Vec::new(), ctype, &etag, CACHE_IMMUTABLE);
+            let mut r = bytes_response(method, Vec::new(), ctype, &etag, cache, mtime);
             set(r.headers_mut(), header::CONTENT_LENGTH, &loc.len.to_string());
             r
         }
@@ -208,10 +213,10 @@ async fn player_asset(state: &Arc<AppState>, method: &Method, headers: &HeaderMa
     if let [name] = segments.as_slice() {
         if let Some((body, ctype)) = player::embedded_asset(name) {
             let etag = format!("\"{}-{:x}\"", env!("CARGO_PKG_VERSION"), body.len());
-            if not_modified(headers, &etag) {
-                return not_modified_response(&etag, CACHE_REVALIDATE);
+            if not_modified(headers, &etag, None) {
+                return not_modified_response(&etag, CACHE_REVALIDATE, None);
             }
-            return bytes_response(method, body.as_bytes().to_vec(), ctype, &etag, CACHE_REVALIDATE);
+            return bytes_response(method, body.as_bytes().to_vec(), ctype, &etag, CACHE_REVALIDATE, None);
         }
     }
     let st = state.clone();
@@ -227,7 +232,7 @@ async fn player_asset(state: &Arc<AppState>, method: &Method, headers: &HeaderMa
 
 fn html_response(method: &Method, html: String) -> Response {
     let etag = format!("\"h{:x}\"", fnv(html.as_bytes()));
-    bytes_response(method, html.into_bytes(), "text/html; charset=utf-8", &etag, CACHE_REVALIDATE)
+    bytes_response(method, html.into_bytes(), "text/html; charset=utf-8", &etag, CACHE_REVALIDATE, None)
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -259,24 +264,19 @@ impl ServerHandle {
     }
 }
 
-/// Binds `addr` and serves `state` on the current tokio runtime until [`ServerHandle::shutdown`].
-pub async fn start(addr: SocketAddr, state: Arc<AppState>, log: AccessLog) -> std::io::Result<ServerHandle> {
+/// Binds `addr` and serves `state` on the current tokio runtime, within `limits`, until
+/// [`ServerHandle::shutdown`].
+pub async fn start(
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    log: AccessLog,
+    limits: Limits,
+) -> std::io::Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let js_base = state.player.js_base().to_string();
-    let app = router(state, log).into_make_service_with_connect_info::<SocketAddr>();
-    // No Nagle: a streamed body goes out in a second write after the headers, and Nagle plus the
-    // client's delayed ACK would add ~40 ms to small responses.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let app = router(state, log);
+    let task = tokio::spawn(conn::run(listener, app, limits, rx));
     Ok(ServerHandle { local_addr, js_base, shutdown: Some(tx), task })
 }

@@ -15,6 +15,8 @@ use ssfpack::format::writer::{FragmentEvent, IsmvWriter};
 use ssfpack::format::{CodecConfig, Sample, TrackInfo};
 use ssfpack::origin::{self, AccessLogTarget, PlayerConfig, ServeConfig, ServerHandle};
 
+pub mod process;
+
 /// A real x264 SPS/PPS (320x240 High).
 pub const SPS: &[u8] = &[
     0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03,
@@ -98,6 +100,8 @@ impl TestServer {
             player,
             access_log: AccessLogTarget::Off,
             fragment_cache: 64 << 20,
+            cache_max_age: 3600,
+            limits: Default::default(),
         };
         let handle = rt.block_on(origin::serve(config)).unwrap();
         TestServer { addr: handle.local_addr, handle: Some(handle), rt }
