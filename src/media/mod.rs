@@ -20,10 +20,11 @@ pub use ffmpeg_next::frame::{Audio as AudioFrame, Video as VideoFrame};
 pub fn init() -> Result<(), MediaError> {
     ffmpeg_next::init().map_err(|e| MediaError::ffmpeg("FFmpeg initialisation", e))?;
     ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
-    // SAFETY: `ffmpeg_log` has exactly the signature `av_log_set_callback` expects and lives for
-    // the whole program; it is thread-safe (FFmpeg calls it from its decoder threads: it only
-    // touches a Mutex and tracing), and cannot unwind into C (a panic in an `extern "C"` fn aborts,
-    // and nothing in it panics: a poisoned lock is skipped).
+    // SAFETY: `ffmpeg_log` has exactly the signature `av_log_set_callback` expects on every
+    // target (see [`VaList`]; the compiler checks it against the bindings) and lives for the whole
+    // program; it is thread-safe (FFmpeg calls it from its decoder threads: it only touches a
+    // Mutex and tracing), and cannot unwind into C (a panic in an `extern "C"` fn aborts, and
+    // nothing in it panics: a poisoned lock is skipped).
     unsafe { ffmpeg_next::ffi::av_log_set_callback(Some(ffmpeg_log)) };
     Ok(())
 }
@@ -59,11 +60,24 @@ fn encoder_extradata(ctx: &ffmpeg_next::codec::Context) -> Vec<u8> {
     }
 }
 
+/// The `va_list` parameter of FFmpeg's log callback and of `av_log_format_line2`, as
+/// ffmpeg-sys-next's bindgen output spells it for the target. C's `va_list` differs per ABI: on
+/// x86_64 it is `__va_list_tag[1]`, an array, so as a parameter it decays to a pointer and the
+/// bindings say `*mut __va_list_tag`; on aarch64 it is the 32-byte struct `__va_list`, passed by
+/// value, and the bindings say `va_list` (an opaque 32-byte, 8-aligned array; checked with
+/// `scripts/check-aarch64`). Other targets take the `va_list` branch (right where `va_list` is a
+/// pointer or a struct; unchecked). `ffmpeg_log` is passed to `av_log_set_callback` and `vl` to
+/// `av_log_format_line2`, so a wrong alias is a type error, never a silent ABI mismatch.
+#[cfg(target_arch = "x86_64")]
+type VaList = *mut ffmpeg_next::ffi::__va_list_tag;
+#[cfg(not(target_arch = "x86_64"))]
+type VaList = ffmpeg_next::ffi::va_list;
+
 unsafe extern "C" fn ffmpeg_log(
     avcl: *mut std::ffi::c_void,
     level: std::ffi::c_int,
     fmt: *const std::ffi::c_char,
-    vl: *mut ffmpeg_next::ffi::__va_list_tag,
+    vl: VaList,
 ) {
     if level > ffmpeg_next::ffi::AV_LOG_ERROR as std::ffi::c_int || fmt.is_null() {
         return;
