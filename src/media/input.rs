@@ -78,6 +78,10 @@ pub enum Decoded {
 }
 
 /// An open source with its decoders.
+///
+/// Its errors quote FFmpeg's own message (`moov atom not found`), taken from the calling thread's
+/// log slot ([`super::last_ffmpeg_error`]): open it and call [`Source::next_frame`] on the job's own
+/// thread (not a thread another job also uses for FFmpeg calls at the same time), as the pipeline does.
 pub struct Source {
     path: PathBuf,
     ictx: ff::format::context::Input,
@@ -99,6 +103,8 @@ impl Source {
     /// excluded) and for every audio stream.
     pub fn open(path: &Path) -> Result<Self, MediaError> {
         let ctx = || path.display().to_string();
+        // FFmpeg's error messages are kept per thread (see `media::last_ffmpeg_error`): clear,
+        // open and read the message on this thread.
         super::clear_ffmpeg_error();
         let ictx = ff::format::input(&path).map_err(|e| open_error(path, e))?;
         // (start, end) of each decoded stream, seconds.
@@ -215,6 +221,9 @@ impl Source {
                 return Ok(None);
             }
             let mut packet = ff::Packet::empty();
+            // Only what this read logs explains its failure (not an earlier decoder message); the
+            // log slot is this thread's, so the read must stay on the thread that clears it.
+            super::clear_ffmpeg_error();
             match packet.read(&mut self.ictx) {
                 Ok(()) => self.decode(Some(&packet))?,
                 Err(ff::Error::Eof) => {
@@ -490,6 +499,52 @@ mod tests {
         assert_eq!(display_matrix_rotation(&matrix(0, -one, one, 0)), Some(270));
         assert_eq!(display_matrix_rotation(&matrix(-one, 0, 0, -one)), Some(180));
         assert_eq!(display_matrix_rotation(&[0; 8]), None);
+    }
+
+    /// Two jobs failing at once each report their own FFmpeg message: the last error is kept per
+    /// thread, not in one process-wide slot the other job's open clears or overwrites.
+    #[test]
+    fn concurrent_opens_report_their_own_ffmpeg_error() {
+        super::super::init().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // An MP4 cut before its `moov` box (ftyp + mdat only), and a Matroska file whose EBML
+        // header is garbage.
+        let mp4 = dir.path().join("truncated.mp4");
+        let mut bytes = vec![0, 0, 0, 20];
+        bytes.extend_from_slice(b"ftypisom\0\0\x02\0isom");
+        bytes.extend_from_slice(&[0, 0, 0, 72]);
+        bytes.extend_from_slice(b"mdat");
+        bytes.extend_from_slice(&[0; 64]);
+        std::fs::write(&mp4, bytes).unwrap();
+        let mkv = dir.path().join("garbage.mkv");
+        let mut bytes = vec![0x1a, 0x45, 0xdf, 0xa3];
+        bytes.extend_from_slice(&[0xff; 60]);
+        std::fs::write(&mkv, bytes).unwrap();
+
+        let barrier = std::sync::Barrier::new(2);
+        let job = |path: &Path, expected: &str, other: &str| {
+            barrier.wait();
+            for i in 0..300 {
+                let message = match Source::open(path) {
+                    Ok(_) => panic!("{}: opened", path.display()),
+                    Err(e) => e.to_string(),
+                };
+                assert!(
+                    message.contains(expected) && !message.contains(other),
+                    "iteration {i}: {} failed with `{message}`, expected FFmpeg's `{expected}`",
+                    path.display()
+                );
+            }
+        };
+        std::thread::scope(|scope| {
+            let a = scope.spawn(|| job(&mp4, "moov atom not found", "EBML"));
+            let b = scope.spawn(|| job(&mkv, "EBML header parsing failed", "moov"));
+            for h in [a, b] {
+                if let Err(panic) = h.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        });
     }
 
     #[test]
