@@ -9,9 +9,11 @@ pub mod check;
 pub mod dump;
 pub mod error;
 pub mod fragmenter;
+pub mod live;
 pub mod manifest;
 pub mod presentation;
 pub mod reader;
+pub mod scan;
 pub mod writer;
 
 pub use error::FormatError;

@@ -54,6 +54,7 @@ pub fn build_manifests(name: &str, outputs: &[TrackOutput]) -> Result<(ServerMan
             system_bitrate: o.track.bitrate,
             track_id: o.track.track_id,
             track_name: o.track.name.clone(),
+            language: None,
         }));
     }
     let server = ServerManifest { client_manifest: format!("{name}.ismc"), tracks: server_tracks };

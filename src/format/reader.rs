@@ -58,6 +58,8 @@ pub struct FragmentRecord {
     /// The `mdat` that follows the `moof`, if any.
     pub mdat: Option<BoxSpan>,
     pub tfxd: Option<Tfxd>,
+    /// `tfdt`'s base media decode time, when the `traf` has one (not PIFF; some encoders send it).
+    pub tfdt: Option<u64>,
     pub samples: Vec<SampleRecord>,
 }
 
@@ -99,13 +101,25 @@ impl MediaFile {
 
     /// Parses from any seekable reader of `len` bytes (a file, or a fragment held in memory);
     /// `path` names it in errors.
-    pub fn parse<R: Read + Seek>(mut r: R, len: u64, path: &Path) -> Result<Self> {
+    pub fn parse<R: Read + Seek>(r: R, len: u64, path: &Path) -> Result<Self> {
+        Self::parse_with(r, len, path, Vec::new())
+    }
+
+    /// Parses `moof`+`mdat` boxes held in memory (a live ingest fragment) against the `tracks` of
+    /// an earlier `moov`; sample offsets are relative to `bytes`.
+    pub fn parse_fragments(bytes: &[u8], tracks: &[TrackEntry], context: &str) -> Result<Vec<FragmentRecord>> {
+        let parsed =
+            Self::parse_with(std::io::Cursor::new(bytes), bytes.len() as u64, Path::new(context), tracks.to_vec())?;
+        Ok(parsed.fragments)
+    }
+
+    fn parse_with<R: Read + Seek>(mut r: R, len: u64, path: &Path, known: Vec<TrackEntry>) -> Result<Self> {
         let ctx = path.display().to_string();
         let mut out = MediaFile {
             path: path.to_path_buf(),
             len,
             ftyp: None,
-            tracks: Vec::new(),
+            tracks: known,
             fragments: Vec::new(),
             mfra: None,
             top_level: Vec::new(),
@@ -197,6 +211,15 @@ pub fn read_mfra(path: &Path) -> Result<Option<MfraBox>> {
 }
 
 /// The entries of a track's `tfra`, if the file has one for it.
+/// The tracks of a `moov` held in memory (`bytes` is the whole box).
+pub fn parse_moov(bytes: &[u8], context: &str) -> Result<Vec<TrackEntry>> {
+    if bytes.len() as u64 > MAX_META_BOX {
+        return Err(FormatError::boxes(context, format!("moov of {} bytes is too large", bytes.len())));
+    }
+    let (moov, _): (MoovBox, usize) = decode(bytes, context)?;
+    Ok(tracks(&moov))
+}
+
 pub fn tfra_for(mfra: &MfraBox, track_id: u32) -> Option<&TfraBox> {
     mfra.tfra_boxes.iter().find(|t| t.track_id == track_id)
 }
@@ -321,6 +344,7 @@ fn fragment(tracks: &[TrackEntry], moof: &MoofBox, traf: &TrafBox, span: BoxSpan
         moof_size: span.size,
         mdat: None,
         tfxd,
+        tfdt: traf.tfdt_box.as_ref().map(|t| t.base_media_decode_time),
         samples,
     })
 }

@@ -25,6 +25,8 @@ pub struct ServerTrack {
     pub track_id: u32,
     /// The `StreamIndex` name (`video`, `audio`…).
     pub track_name: String,
+    /// `systemLanguage`, when given (live ingest manifests carry it).
+    pub language: Option<String>,
 }
 
 impl ServerManifest {
@@ -33,7 +35,10 @@ impl ServerManifest {
         let entry = |t: &ServerTrack| WireMediaRef {
             src: t.src.clone(),
             system_bitrate: t.system_bitrate,
-            params: vec![param("trackID", t.track_id.to_string()), param("trackName", t.track_name.clone())],
+            params: [param("trackID", t.track_id.to_string()), param("trackName", t.track_name.clone())]
+                .into_iter()
+                .chain(t.language.clone().map(|l| param("systemLanguage", l)))
+                .collect(),
         };
         let pick = |k: TrackKind| self.tracks.iter().filter(|t| t.kind == k).map(entry).collect();
         let wire = WireSmil {
@@ -58,39 +63,53 @@ impl ServerManifest {
             .find(|m| m.name == "clientManifestRelativePath")
             .map(|m| m.content.clone())
             .ok_or_else(|| FormatError::invalid(context, "no clientManifestRelativePath meta"))?;
-        let mut tracks = Vec::new();
-        for (kind, list) in [(TrackKind::Video, &wire.body.switch.video), (TrackKind::Audio, &wire.body.switch.audio)] {
-            for (i, m) in list.iter().enumerate() {
-                let param = |n: &str| m.params.iter().find(|p| p.name == n).map(|p| p.value.clone());
-                let track_id = param("trackID")
-                    .ok_or_else(|| FormatError::invalid(context, format!("<{}> #{i} has no trackID", kind.name())))?
-                    .trim()
-                    .parse()
-                    .map_err(|_| {
-                        FormatError::invalid(context, format!("<{}> #{i}: trackID is not a number", kind.name()))
-                    })?;
-                tracks.push(ServerTrack {
-                    kind,
-                    src: m.src.clone(),
-                    system_bitrate: m.system_bitrate,
-                    track_id,
-                    track_name: param("trackName").unwrap_or_else(|| kind.name().to_string()),
-                });
-            }
-        }
-        Ok(ServerManifest { client_manifest, tracks })
+        Ok(ServerManifest { client_manifest, tracks: tracks(&wire, context)? })
     }
+
+    /// The tracks of the SMIL a live encoder sends in its live server manifest box (no client
+    /// manifest meta, and no `src`: the media arrive in the same stream).
+    pub fn tracks_from_ingest_xml(xml: &str, context: &str) -> Result<Vec<ServerTrack>> {
+        let wire: WireSmil = super::from_xml(xml, context)?;
+        tracks(&wire, context)
+    }
+}
+
+fn tracks(wire: &WireSmil, context: &str) -> Result<Vec<ServerTrack>> {
+    let mut tracks = Vec::new();
+    for (kind, list) in [(TrackKind::Video, &wire.body.switch.video), (TrackKind::Audio, &wire.body.switch.audio)] {
+        for (i, m) in list.iter().enumerate() {
+            let param = |n: &str| m.params.iter().find(|p| p.name.eq_ignore_ascii_case(n)).map(|p| p.value.clone());
+            let track_id = param("trackID")
+                .ok_or_else(|| FormatError::invalid(context, format!("<{}> #{i} has no trackID", kind.name())))?
+                .trim()
+                .parse()
+                .map_err(|_| {
+                    FormatError::invalid(context, format!("<{}> #{i}: trackID is not a number", kind.name()))
+                })?;
+            tracks.push(ServerTrack {
+                kind,
+                src: m.src.clone(),
+                system_bitrate: m.system_bitrate,
+                track_id,
+                track_name: param("trackName").unwrap_or_else(|| kind.name().to_string()),
+                language: param("systemLanguage"),
+            });
+        }
+    }
+    Ok(tracks)
 }
 
 #[derive(Serialize, Deserialize)]
 struct WireSmil {
     #[serde(rename = "@xmlns", default, skip_serializing_if = "Option::is_none")]
     xmlns: Option<String>,
+    #[serde(default)]
     head: WireHead,
+    #[serde(default)]
     body: WireBody,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 struct WireHead {
     #[serde(default)]
     meta: Vec<WireMeta>,
@@ -104,12 +123,13 @@ struct WireMeta {
     content: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 struct WireBody {
+    #[serde(default)]
     switch: WireSwitch,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 struct WireSwitch {
     #[serde(default)]
     video: Vec<WireMediaRef>,
@@ -119,7 +139,7 @@ struct WireSwitch {
 
 #[derive(Serialize, Deserialize)]
 struct WireMediaRef {
-    #[serde(rename = "@src")]
+    #[serde(rename = "@src", default, skip_serializing_if = "String::is_empty")]
     src: String,
     #[serde(rename = "@systemBitrate")]
     system_bitrate: u32,
@@ -152,6 +172,7 @@ mod tests {
                     system_bitrate: 800_000,
                     track_id: 1,
                     track_name: "video".into(),
+                    language: None,
                 },
                 ServerTrack {
                     kind: TrackKind::Audio,
@@ -159,6 +180,7 @@ mod tests {
                     system_bitrate: 128_000,
                     track_id: 1,
                     track_name: "audio".into(),
+                    language: Some("eng".into()),
                 },
             ],
         };
