@@ -48,6 +48,20 @@ pub struct ServeArgs {
     /// Open connections at most; further clients wait in the listen backlog until one closes.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Also accept live pushes (POST …/NAME.isml/Streams(ID)) from this network (repeatable;
+    /// e.g. 10.0.0.0/8). Without it, and without --ingest-token, only loopback may push.
+    #[arg(long, value_name = "CIDR")]
+    pub ingest_allow: Vec<crate::origin::live::Cidr>,
+    /// Require this token on every push (`Authorization: Bearer TOKEN` or `?token=TOKEN`), from
+    /// any address, loopback included.
+    #[arg(long, value_name = "TOKEN")]
+    pub ingest_token: Option<String>,
+    /// Seconds a push may send nothing before it is ended (the encoder may reconnect).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ingest_timeout: u64,
+    /// Pushes (POSTs) at once over all publishing points; each point takes at most 16.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub ingest_max: u32,
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -71,6 +85,12 @@ async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             header_timeout: Duration::from_secs(args.header_timeout),
             idle_timeout: Duration::from_secs(args.idle_timeout),
             max_connections: args.max_connections as usize,
+        },
+        live: crate::origin::live::LiveConfig {
+            allow: args.ingest_allow.clone(),
+            token: args.ingest_token.clone(),
+            timeout: Duration::from_secs(args.ingest_timeout),
+            max_posts: args.ingest_max as usize,
         },
     };
     let mut handle = origin::serve(config).await?;

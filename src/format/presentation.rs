@@ -47,7 +47,8 @@ pub fn build_manifests(name: &str, outputs: &[TrackOutput]) -> Result<(ServerMan
         if let Some(last) = chunks.last() {
             duration = duration.max(last.t + last.d);
         }
-        streams.push(stream_index(stream_name, &rungs, chunks)?);
+        let infos: Vec<&TrackInfo> = rungs.iter().map(|o| &o.track).collect();
+        streams.push(stream_index(stream_name, &infos, chunks)?);
         server_tracks.extend(rungs.iter().map(|o| ServerTrack {
             kind: o.track.kind(),
             src: o.file.clone(),
@@ -98,25 +99,27 @@ fn aligned_chunks(stream: &str, rungs: &[&TrackOutput]) -> Result<Vec<Chunk>> {
     Ok(reference)
 }
 
-fn stream_index(name: &str, rungs: &[&TrackOutput], chunks: Vec<Chunk>) -> Result<StreamIndex> {
+/// The `StreamIndex` of a stream whose rungs are `rungs` (highest bitrate first) and whose shared
+/// timeline is `chunks`: used for on-demand and live manifests alike.
+pub fn stream_index(name: &str, rungs: &[&TrackInfo], chunks: Vec<Chunk>) -> Result<StreamIndex> {
     let mut seen = Vec::new();
     let mut levels = Vec::new();
     for (i, o) in rungs.iter().enumerate() {
-        if seen.contains(&o.track.bitrate) {
+        if seen.contains(&o.bitrate) {
             return Err(FormatError::invalid(
                 format!("stream {name}"),
-                format!("two rungs share the bitrate {} (QualityLevels(B) would be ambiguous)", o.track.bitrate),
+                format!("two rungs share the bitrate {} (QualityLevels(B) would be ambiguous)", o.bitrate),
             ));
         }
-        seen.push(o.track.bitrate);
+        seen.push(o.bitrate);
         let mut q = QualityLevel {
             index: i as u32,
-            bitrate: o.track.bitrate,
-            fourcc: o.track.codec.fourcc().to_string(),
-            codec_private_data: o.track.codec.codec_private_data(),
+            bitrate: o.bitrate,
+            fourcc: o.codec.fourcc().to_string(),
+            codec_private_data: o.codec.codec_private_data(),
             ..Default::default()
         };
-        match &o.track.codec {
+        match &o.codec {
             CodecConfig::H264(c) => {
                 q.max_width = Some(c.width);
                 q.max_height = Some(c.height);
@@ -131,7 +134,7 @@ fn stream_index(name: &str, rungs: &[&TrackOutput], chunks: Vec<Chunk>) -> Resul
         }
         levels.push(q);
     }
-    let first = rungs.first().map(|o| &o.track);
+    let first = rungs.first().copied();
     let kind = first.map(|t| t.kind()).unwrap_or(TrackKind::Video);
     let mut s = StreamIndex {
         kind: kind.name().to_string(),

@@ -55,8 +55,24 @@ impl<W: Write> IsmvWriter<W> {
         Ok(IsmvWriter { out, track, offset: head.len() as u64, sequence: 0, tfra: Vec::new() })
     }
 
+    /// Goes on writing a file that already holds `ftyp`, `moov` and the fragments of `written`
+    /// (in order), `offset` bytes in all, with `out` positioned at its end: a live archive
+    /// reopened after a restart.
+    pub fn resume(out: W, track: TrackInfo, written: &[FragmentEvent], offset: u64) -> Self {
+        let tfra = written
+            .iter()
+            .map(|e| TfraEntry { time: e.time, moof_offset: e.offset, traf_number: 1, trun_number: 1, sample_number: 1 })
+            .collect();
+        IsmvWriter { out, track, offset, sequence: written.len() as u32, tfra }
+    }
+
     pub fn track(&self) -> &TrackInfo {
         &self.track
+    }
+
+    /// The output (to sync a file after a fragment).
+    pub fn get_ref(&self) -> &W {
+        &self.out
     }
 
     /// Writes one fragment's `moof` + `mdat`.

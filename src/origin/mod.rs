@@ -19,6 +19,7 @@ pub mod cache;
 pub mod catalog;
 pub mod conn;
 pub mod files;
+pub mod live;
 pub mod player;
 pub mod server;
 pub mod split;
@@ -49,6 +50,8 @@ pub struct ServeConfig {
     pub cache_max_age: u64,
     /// Timeouts and the connection cap.
     pub limits: Limits,
+    /// Who may push to the live publishing points, and ingest limits.
+    pub live: live::LiveConfig,
 }
 
 /// Why the origin could not start.
@@ -79,6 +82,7 @@ pub async fn serve(config: ServeConfig) -> Result<ServerHandle, OriginError> {
         player: player::PlayerAssets::new(&config.player),
         fragments: cache::FragmentCache::new(config.fragment_cache),
         fragment_cache_control: files::fragment_cache_control(config.cache_max_age),
+        live: Arc::new(live::Live::new(config.live.clone())),
     });
     let log = AccessLog::start(&config.access_log).map_err(OriginError::AccessLog)?;
     server::start(config.addr, state, log, config.limits)

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
@@ -18,6 +18,7 @@ use super::access_log::{self, AccessLog};
 use super::cache::FragmentCache;
 use super::catalog::{regular_file_stamp, Catalog, CatalogError};
 use super::conn::{self, Limits};
+use super::live::{self, ingest, Live};
 use super::files::{self, bytes_response, not_modified, not_modified_response, set, CACHE_REVALIDATE};
 use super::player::{self, PlayerAssets};
 use super::url::{self, Route, UrlError};
@@ -30,6 +31,8 @@ pub struct AppState {
     pub fragments: FragmentCache,
     /// `Cache-Control` of fragments ([`files::fragment_cache_control`]).
     pub fragment_cache_control: String,
+    /// The live publishing points (`.isml`).
+    pub live: Arc<Live>,
 }
 
 /// Builds the router: the handler, CORS for any origin (players are often hosted elsewhere), the
@@ -80,6 +83,12 @@ fn catalog_error(e: &CatalogError) -> Response {
     }
 }
 
+fn method_not_allowed() -> Response {
+    let mut r = status_response(StatusCode::METHOD_NOT_ALLOWED);
+    set(r.headers_mut(), header::ALLOW, "GET, HEAD, OPTIONS, POST");
+    r
+}
+
 /// Runs blocking catalog work off the runtime's worker threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
@@ -87,7 +96,23 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(CatalogError::Broken(format!("worker failed: {e}"))))
 }
 
-async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    if method == Method::POST {
+        return match url::parse(uri.path()) {
+            Ok(Route::Ingest(pres, ids)) => {
+                let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+                let query = uri.query().map(str::to_string);
+                let st = state.clone();
+                let p = pres.clone();
+                let post = ingest::Post { pres, ids, peer, headers, query, body };
+                ingest::handle(state.live.clone(), post, move || st.live.point(&st.catalog, &p)).await
+            }
+            Ok(_) => method_not_allowed(),
+            Err(e) => url_error(&e),
+        };
+    }
     if method == Method::OPTIONS {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NO_CONTENT;
@@ -95,9 +120,7 @@ async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, he
         return r;
     }
     if method != Method::GET && method != Method::HEAD {
-        let mut r = status_response(StatusCode::METHOD_NOT_ALLOWED);
-        set(r.headers_mut(), header::ALLOW, "GET, HEAD, OPTIONS");
-        return r;
+        return method_not_allowed();
     }
     let route = match url::parse(uri.path()) {
         Ok(r) => r,
@@ -106,6 +129,17 @@ async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, he
     match route {
         Route::Index => index(&state, &method).await,
         Route::PlayerAsset(segments) => player_asset(&state, &method, &headers, segments).await,
+        Route::Player(pres) if pres.is_live() => match live_point(&state, &pres).await {
+            Ok(_) => html_response(
+                &method,
+                player::render_page(&player::Page {
+                    title: pres.name(),
+                    manifests: &["Manifest".to_string()],
+                    js_base: state.player.js_base(),
+                }),
+            ),
+            Err(r) => r,
+        },
         Route::Player(pres) => {
             let st = state.clone();
             let p = pres.clone();
@@ -121,6 +155,15 @@ async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, he
                 Err(e) => catalog_error(&e),
             }
         }
+        Route::Ingest(..) => method_not_allowed(),
+        Route::Manifest(pres) if pres.is_live() => match live_point(&state, &pres).await {
+            Ok(p) => live::viewer::manifest(p, &method).await,
+            Err(r) => r,
+        },
+        Route::Fragment(pres, req) if pres.is_live() => match live_point(&state, &pres).await {
+            Ok(p) => live::viewer::fragment(p, &method, req, &state.fragment_cache_control).await,
+            Err(r) => r,
+        },
         Route::Manifest(pres) => {
             let st = state.clone();
             let found = blocking(move || {
@@ -153,6 +196,20 @@ async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, he
                 Err(e) => catalog_error(&e),
             }
         }
+    }
+}
+
+/// The point a URL names, or the response for why not.
+async fn live_point(state: &Arc<AppState>, pres: &url::PresentationPath) -> Result<Arc<live::Point>, Response> {
+    let (st, p) = (state.clone(), pres.clone());
+    match tokio::task::spawn_blocking(move || st.live.point(&st.catalog, &p)).await {
+        Ok(Ok(point)) => Ok(point),
+        Ok(Err(live::LiveError::NotFound(_))) => Err(status_response(StatusCode::NOT_FOUND)),
+        Ok(Err(e)) => {
+            tracing::warn!("500: {e}");
+            Err(status_response(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+        Err(_) => Err(status_response(StatusCode::INTERNAL_SERVER_ERROR)),
     }
 }
 

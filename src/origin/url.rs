@@ -9,6 +9,9 @@
 //! /PATH…/NAME.ism/QualityLevels(B)/FragmentInfo(T=S)  → Fragment (moof only)
 //! /PATH…/NAME.ism/QualityLevels(B)/KeyFrames(T=S)     → KeyFrames (not supported: 404)
 //! /PATH…/NAME.ism/player                              → Player page (ssfpack extension)
+//! /PATH…/NAME.isml/…                                  → the same, for a live publishing point
+//! /PATH…/NAME.isml/Streams(ID)                        → Ingest (POST: a live encoder's stream)
+//! /PATH…/NAME.isml/Events(EID)/Streams(ID)            → Ingest
 //! /PATH…/FILE                                         → File (any other file under the root)
 //! ```
 //!
@@ -44,9 +47,15 @@ impl PresentationPath {
         self.dirs.iter().chain(std::iter::once(&self.ism)).map(|s| encode_segment(s)).collect::<Vec<_>>().join("/")
     }
 
-    /// The presentation name: the `.ism` file name without its extension.
+    /// The presentation name: the `.ism` (or `.isml`) file name without its extension.
     pub fn name(&self) -> &str {
-        self.ism.get(..self.ism.len().saturating_sub(4)).unwrap_or(&self.ism)
+        let ext = if self.is_live() { 5 } else { 4 };
+        self.ism.get(..self.ism.len().saturating_sub(ext)).unwrap_or(&self.ism)
+    }
+
+    /// A live publishing point (`NAME.isml`) rather than an on-demand presentation.
+    pub fn is_live(&self) -> bool {
+        has_ext(&self.ism, ".isml")
     }
 }
 
@@ -80,8 +89,18 @@ pub enum Route {
     KeyFrames(PresentationPath),
     /// The player page of a presentation.
     Player(PresentationPath),
+    /// A live encoder's stream to a publishing point: `Streams(ID)`, optionally inside
+    /// `Events(EID)`. The ids are checked: letters, digits, `_`, `-`, `.`, at most 128.
+    Ingest(PresentationPath, IngestIds),
     /// A plain file under the root, as decoded segments.
     File(Vec<String>),
+}
+
+/// The ids of an ingest URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IngestIds {
+    pub event: Option<String>,
+    pub stream: String,
 }
 
 /// Why a path is refused.
@@ -129,6 +148,13 @@ pub fn parse(raw: &str) -> Result<Route, UrlError> {
         [] => Ok(Route::File(segments)),
         [m] if m.eq_ignore_ascii_case("manifest") => Ok(Route::Manifest(pres)),
         [p] if p == "player" => Ok(Route::Player(pres)),
+        [st] if pres.is_live() && call_argument(st, "Streams").is_some() => {
+            Ok(Route::Ingest(pres, IngestIds { event: None, stream: ingest_id(st, "Streams")? }))
+        }
+        [ev, st] if pres.is_live() && call_argument(ev, "Events").is_some() => Ok(Route::Ingest(
+            pres,
+            IngestIds { event: Some(ingest_id(ev, "Events")?), stream: ingest_id(st, "Streams")? },
+        )),
         [q, f] => {
             let bitrate = parse_quality_levels(q)?;
             let (kind, track, time) = parse_fragments(f)?;
@@ -144,7 +170,27 @@ pub fn parse(raw: &str) -> Result<Route, UrlError> {
 }
 
 fn is_ism(segment: &str) -> bool {
-    segment.len() > 4 && segment.get(segment.len() - 4..).is_some_and(|ext| ext.eq_ignore_ascii_case(".ism"))
+    has_ext(segment, ".ism") || has_ext(segment, ".isml")
+}
+
+fn has_ext(segment: &str, ext: &str) -> bool {
+    segment.len() > ext.len()
+        && segment.get(segment.len() - ext.len()..).is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// Longest `Streams(…)`/`Events(…)` id.
+pub const MAX_INGEST_ID: usize = 128;
+
+/// `NAME(ID)` → ID, checked.
+fn ingest_id(seg: &str, name: &str) -> Result<String, UrlError> {
+    let id = call_argument(seg, name).ok_or(UrlError::BadRequest("expected Streams(ID)"))?;
+    if id.is_empty()
+        || id.len() > MAX_INGEST_ID
+        || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(UrlError::BadRequest("bad stream or event id"));
+    }
+    Ok(id.to_string())
 }
 
 /// Percent-decodes one segment and refuses what could escape or confuse a file system.
@@ -258,6 +304,17 @@ mod tests {
         );
         assert_eq!(parse("/a.ism/QualityLevels(1)/KeyFrames(video=0)"), Ok(Route::KeyFrames(pres(&[], "a.ism"))));
         assert_eq!(parse("/a.ism/player"), Ok(Route::Player(pres(&[], "a.ism"))));
+        let ids = |e: Option<&str>, s: &str| IngestIds { event: e.map(str::to_string), stream: s.to_string() };
+        assert_eq!(parse("/l/Live.isml/Streams(v1)"), Ok(Route::Ingest(pres(&["l"], "Live.isml"), ids(None, "v1"))));
+        assert_eq!(
+            parse("/Live.isml/Events(e-1)/Streams(video_800k)"),
+            Ok(Route::Ingest(pres(&[], "Live.isml"), ids(Some("e-1"), "video_800k")))
+        );
+        assert_eq!(parse("/Live.isml/Manifest"), Ok(Route::Manifest(pres(&[], "Live.isml"))));
+        assert_eq!(pres(&[], "Live.isml").name(), "Live");
+        assert_eq!(parse("/a.ism/Streams(v1)"), Err(UrlError::NotFound("unknown presentation resource")));
+        assert_eq!(parse("/L.isml/Streams(..%2F)"), Err(UrlError::BadRequest("forbidden character in path")));
+        assert_eq!(parse("/L.isml/Streams(a%20b)"), Err(UrlError::BadRequest("bad stream or event id")));
         assert_eq!(parse("/a.ism"), Ok(Route::File(vec!["a.ism".into()])));
         assert_eq!(parse("/d/a_800k.ismv"), Ok(Route::File(vec!["d".into(), "a_800k.ismv".into()])));
         assert_eq!(parse("/_player/player.js"), Ok(Route::PlayerAsset(vec!["player.js".into()])));

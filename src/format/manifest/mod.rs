@@ -1,15 +1,18 @@
 //! The two Smooth Streaming manifests as typed models, serialized and parsed with quick-xml (serde).
 //!
 //! - [`client`]: `SmoothStreamingMedia` (`.ismc`, and what `…/Manifest` returns).
-//! - [`server`]: the SMIL 2.0 server manifest (`.ism`).
+//! - [`server`]: the SMIL 2.0 server manifest (`.ism`), and the tracks of a live ingest's SMIL.
+//! - [`point`]: the live publishing point file (`.isml`).
 //!
 //! The models are what code works with; private "wire" structs mirror the XML (attribute names,
 //! compressed `c` runs) and are converted to and from the models, so the XML shape lives in one place.
 
 pub mod client;
+pub mod point;
 pub mod server;
 
 pub use client::{Chunk, ClientManifest, QualityLevel, StreamIndex};
+pub use point::PointFile;
 pub use server::{ServerManifest, ServerTrack};
 
 use super::error::FormatError;

@@ -1,0 +1,204 @@
+//! A publishing point (`NAME.isml`): its settings, its current event, and what viewers get from
+//! it: the live client manifest (only fragments that can be served with a `tfrf` naming the next
+//! one, within the DVR window) and each fragment with its `tfrf` added.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::format::live::with_tfrf;
+use crate::format::manifest::{Chunk, ClientManifest, PointFile};
+use crate::format::presentation::stream_index;
+use crate::format::reader::read_range;
+use crate::format::{TrackKind, TIMESCALE};
+
+use super::event::{Event, STATE_FILE};
+use super::LiveError;
+use crate::origin::url::{FragmentPart, FragmentRequest};
+
+/// What a viewer sees of a point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// No event yet.
+    Idle,
+    /// An event is on (an encoder is pushing, or may reconnect).
+    Live,
+    /// The last event ended (its archive is a finished presentation).
+    Stopped,
+}
+
+pub struct Point {
+    pub isml: PathBuf,
+    pub name: String,
+    pub settings: PointFile,
+    /// `NAME.archive` beside the `.isml`: one folder per event.
+    pub archive: PathBuf,
+    pub(super) state: Mutex<Option<Event>>,
+    /// POSTs being received now.
+    pub(super) posts: AtomicUsize,
+}
+
+/// A fragment answer.
+pub enum Served {
+    Bytes { bytes: Vec<u8>, kind: TrackKind },
+    /// Not available yet (412).
+    NotYet,
+}
+
+impl Point {
+    /// Opens the point at `isml`, reading its settings and the newest event of its archive (one
+    /// interrupted by a crash goes on: its files are reopened).
+    pub fn open(isml: &Path) -> Result<Self, LiveError> {
+        let text = std::fs::read_to_string(isml).map_err(|e| LiveError::io(isml, e))?;
+        let settings = PointFile::from_xml(&text, &isml.display().to_string()).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        let file_name = isml.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file_name.get(..file_name.len().saturating_sub(5)).unwrap_or("live").to_string();
+        let archive = isml.with_file_name(format!("{name}.archive"));
+        let event = match newest_event(&archive) {
+            Some(dir) => match Event::recover(&dir) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    tracing::warn!("{}: cannot reopen the event: {e}", dir.display());
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok(Point { isml: isml.to_path_buf(), name, settings, archive, state: Mutex::new(event), posts: AtomicUsize::new(0) })
+    }
+
+    pub fn status(&self) -> Status {
+        match self.state.lock().ok().as_deref() {
+            Some(Some(e)) if !e.ended => Status::Live,
+            Some(Some(_)) => Status::Stopped,
+            _ => Status::Idle,
+        }
+    }
+
+    /// POSTs in progress.
+    pub fn posts(&self) -> usize {
+        self.posts.load(Ordering::Relaxed)
+    }
+
+    /// The client manifest: live (`IsLive`, `Duration` 0, lookahead, DVR window) while the event
+    /// is on, on demand once it ended. `None` before the first fragment can be listed.
+    pub fn manifest(&self) -> Result<Option<ClientManifest>, LiveError> {
+        let guard = self.state.lock().map_err(|_| LiveError::Invalid("point state poisoned".into()))?;
+        let Some(event) = guard.as_ref() else { return Ok(None) };
+        let mut names: Vec<&str> = Vec::new();
+        for t in &event.tracks {
+            if !names.contains(&t.info.name.as_str()) {
+                names.push(&t.info.name);
+            }
+        }
+        names.sort_by_key(|n| event.tracks.iter().find(|t| t.info.name == *n).map(|t| t.kind() != TrackKind::Video));
+        let window = self.settings.dvr_window.saturating_mul(TIMESCALE);
+        let mut streams = Vec::new();
+        let mut end = 0;
+        for name in names {
+            let mut rungs: Vec<&super::event::LiveTrack> = event.tracks.iter().filter(|t| t.info.name == name).collect();
+            rungs.sort_by_key(|t| std::cmp::Reverse(t.info.bitrate));
+            let mut chunks = listed(&rungs, event.ended);
+            if let Some(last) = chunks.last() {
+                end = end.max(last.t + last.d);
+                if window > 0 && !event.ended {
+                    let from = (last.t + last.d).saturating_sub(window);
+                    chunks.retain(|c| c.t + c.d > from);
+                }
+            }
+            if chunks.is_empty() {
+                continue;
+            }
+            let infos: Vec<&crate::format::TrackInfo> = rungs.iter().map(|t| &t.info).collect();
+            streams.push(stream_index(name, &infos, chunks).map_err(|e| LiveError::Invalid(e.to_string()))?);
+        }
+        if streams.is_empty() {
+            return Ok(None);
+        }
+        let mut m = ClientManifest::on_demand(end, streams);
+        if !event.ended {
+            m.duration = 0;
+            m.is_live = true;
+            m.lookahead_count = Some(self.settings.lookahead_chunks);
+            m.dvr_window_length = Some(window);
+        }
+        Ok(Some(m))
+    }
+
+    /// A fragment, with a `tfrf` naming up to `lookaheadChunks` fragments after it. Only listed
+    /// fragments are served (the newest waits for its successor): later ones are [`Served::NotYet`],
+    /// unknown or outside the DVR window ones an error (404).
+    pub fn fragment(&self, req: &FragmentRequest) -> Result<Served, LiveError> {
+        let (path, offset, size, next, kind) = {
+            let guard = self.state.lock().map_err(|_| LiveError::Invalid("point state poisoned".into()))?;
+            let event = guard.as_ref().ok_or(LiveError::NotFound("no event"))?;
+            let track = event
+                .tracks
+                .iter()
+                .find(|t| t.info.name == req.track && t.info.bitrate == req.bitrate)
+                .ok_or(LiveError::NotFound("no such track"))?;
+            let frags = &track.fragments;
+            let Some(i) = frags.iter().position(|f| f.time == req.time) else {
+                return match frags.last() {
+                    Some(last) if req.time > last.time && !event.ended => Ok(Served::NotYet),
+                    None if !event.ended => Ok(Served::NotYet),
+                    _ => Err(LiveError::NotFound("no fragment at that time")),
+                };
+            };
+            if i + 1 >= frags.len() && !event.ended {
+                return Ok(Served::NotYet);
+            }
+            let window = self.settings.dvr_window.saturating_mul(TIMESCALE);
+            if window > 0 && !event.ended {
+                let last = &frags[frags.len() - 1];
+                if frags[i].time + frags[i].duration + window <= last.time {
+                    return Err(LiveError::NotFound("outside the DVR window"));
+                }
+            }
+            let n = (self.settings.lookahead_chunks.max(1) as usize).min(frags.len() - i - 1);
+            let next: Vec<(u64, u64)> = frags[i + 1..i + 1 + n].iter().map(|f| (f.time, f.duration)).collect();
+            (event.dir.join(&track.file), frags[i].offset, frags[i].size, next, track.kind())
+        };
+        let bytes = read_range(&path, offset, size).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        let bytes = match req.part {
+            FragmentPart::Whole => bytes,
+            FragmentPart::Info => {
+                let moof_len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+                bytes[..moof_len.min(bytes.len())].to_vec()
+            }
+        };
+        // The last fragment of an ended event has no successor: an empty tfrf says so.
+        let bytes = with_tfrf(&bytes, &next).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        Ok(Served::Bytes { bytes, kind })
+    }
+}
+
+/// The fragment times every rung of a stream has, except the newest while the event is on (it
+/// waits for its successor, which its `tfrf` must name).
+fn listed(rungs: &[&super::event::LiveTrack], ended: bool) -> Vec<Chunk> {
+    let Some(first) = rungs.first() else { return Vec::new() };
+    let mut chunks: Vec<Chunk> = first
+        .fragments
+        .iter()
+        .filter(|f| rungs.iter().all(|r| r.fragments.iter().any(|g| g.time == f.time)))
+        .map(|f| Chunk { t: f.time, d: f.duration })
+        .collect();
+    if !ended {
+        // Every rung must also have a fragment after the chunk.
+        chunks.retain(|c| rungs.iter().all(|r| r.fragments.last().is_some_and(|l| l.time > c.t)));
+    }
+    chunks
+}
+
+/// The newest event folder of an archive (by name: UTC stamps sort by time).
+fn newest_event(archive: &Path) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(archive)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(STATE_FILE).is_file())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}

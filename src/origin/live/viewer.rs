@@ -1,0 +1,76 @@
+//! What viewers get from a publishing point over HTTP: the live manifest (cacheable for at most
+//! half a fragment), fragments with their `tfrf` (a listed fragment never changes its media, so it
+//! may be cached like an on-demand one), and 412 with an empty body for a fragment that is not
+//! available yet, as IIS answers.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, StatusCode};
+use axum::response::Response;
+
+use super::{LiveError, Point, Served};
+use crate::format::{TrackKind, TIMESCALE};
+use crate::origin::files::{bytes_response, set};
+use crate::origin::url::FragmentRequest;
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    set(r.headers_mut(), header::CACHE_CONTROL, "no-store");
+    set(r.headers_mut(), header::CONTENT_LENGTH, "0");
+    r
+}
+
+fn error(e: &LiveError) -> Response {
+    match e {
+        LiveError::NotFound(_) => empty(StatusCode::NOT_FOUND),
+        other => {
+            tracing::warn!("live: {other}");
+            empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// `GET …/NAME.isml/Manifest`.
+pub async fn manifest(point: Arc<Point>, method: &Method) -> Response {
+    let found = tokio::task::spawn_blocking(move || {
+        let m = point.manifest()?;
+        m.map(|m| {
+            let half = m.streams.iter().filter_map(|s| s.chunks.last()).map(|c| c.d).min().unwrap_or(TIMESCALE) / 2;
+            let age = if m.is_live { (half / TIMESCALE).max(1) } else { 60 };
+            m.to_xml().map(|x| (x, age)).map_err(|e| LiveError::Invalid(e.to_string()))
+        })
+        .transpose()
+    })
+    .await
+    .unwrap_or_else(|_| Err(LiveError::Invalid("worker failed".into())));
+    match found {
+        Ok(Some((xml, age))) => {
+            let etag = format!("\"l{:x}\"", fnv(xml.as_bytes()));
+            bytes_response(method, xml.into_bytes(), "text/xml", &etag, &format!("public, max-age={age}"), None)
+        }
+        Ok(None) => empty(StatusCode::NOT_FOUND),
+        Err(e) => error(&e),
+    }
+}
+
+/// `GET …/NAME.isml/QualityLevels(B)/Fragments(NAME=T)` (and `FragmentInfo`).
+pub async fn fragment(point: Arc<Point>, method: &Method, req: FragmentRequest, cache: &str) -> Response {
+    let found = tokio::task::spawn_blocking(move || point.fragment(&req))
+        .await
+        .unwrap_or_else(|_| Err(LiveError::Invalid("worker failed".into())));
+    match found {
+        Ok(Served::Bytes { bytes, kind }) => {
+            let ctype = if kind == TrackKind::Audio { "audio/mp4" } else { "video/mp4" };
+            let etag = format!("\"f{:x}\"", fnv(&bytes));
+            bytes_response(method, bytes, ctype, &etag, cache, None)
+        }
+        Ok(Served::NotYet) => empty(StatusCode::PRECONDITION_FAILED),
+        Err(e) => error(&e),
+    }
+}
