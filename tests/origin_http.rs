@@ -284,6 +284,7 @@ fn access_log_and_graceful_shutdown() {
         fragment_cache: 0,
         cache_max_age: 3600,
         limits: Default::default(),
+        live: Default::default(),
     };
     let handle = rt.block_on(ssfpack::origin::serve(config)).unwrap();
     let addr = handle.local_addr;

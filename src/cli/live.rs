@@ -56,7 +56,8 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         let text = std::fs::read_to_string(&a.path).unwrap_or_default();
         let valid = PointFile::from_xml(&text, "").is_ok_and(|p| p.metas.iter().any(|(n, _)| n == "module"));
         if !a.force || !valid {
-            let why = if valid { "use --force to replace it" } else { "it is not a publishing point file; not replaced" };
+            let why =
+                if valid { "use --force to replace it" } else { "it is not a publishing point file; not replaced" };
             return Ok(super::package::usage_error(&format!("{} already exists ({why})", a.path.display())));
         }
     }
@@ -65,7 +66,8 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = a.path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    crate::durable::replace_synced(&a.path, xml.as_bytes()).with_context(|| format!("cannot write {}", a.path.display()))?;
+    crate::durable::replace_synced(&a.path, xml.as_bytes())
+        .with_context(|| format!("cannot write {}", a.path.display()))?;
     eprintln!(
         "ssfpack: created {} (lookahead {}, DVR window {}); `ssfpack serve` on its folder takes pushes to …/{name}/Streams(ID)",
         a.path.display(),

@@ -148,7 +148,8 @@ fn init_tracing() {
     let _ = match tracing_subscriber::EnvFilter::try_from_env("SSFPACK_LOG") {
         Ok(filter) => builder.with_env_filter(filter).try_init(),
         Err(_) => builder
-            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            // Warnings, and what a live operator needs to see (streams connecting, ending, archived).
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,ssfpack::origin::live=info"))
             .without_time()
             .with_target(false)
             .with_ansi(false)

@@ -61,7 +61,13 @@ impl<W: Write> IsmvWriter<W> {
     pub fn resume(out: W, track: TrackInfo, written: &[FragmentEvent], offset: u64) -> Self {
         let tfra = written
             .iter()
-            .map(|e| TfraEntry { time: e.time, moof_offset: e.offset, traf_number: 1, trun_number: 1, sample_number: 1 })
+            .map(|e| TfraEntry {
+                time: e.time,
+                moof_offset: e.offset,
+                traf_number: 1,
+                trun_number: 1,
+                sample_number: 1,
+            })
             .collect();
         IsmvWriter { out, track, offset, sequence: written.len() as u32, tfra }
     }

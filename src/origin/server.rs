@@ -18,8 +18,8 @@ use super::access_log::{self, AccessLog};
 use super::cache::FragmentCache;
 use super::catalog::{regular_file_stamp, Catalog, CatalogError};
 use super::conn::{self, Limits};
-use super::live::{self, ingest, Live};
 use super::files::{self, bytes_response, not_modified, not_modified_response, set, CACHE_REVALIDATE};
+use super::live::{self, ingest, Live};
 use super::player::{self, PlayerAssets};
 use super::url::{self, Route, UrlError};
 

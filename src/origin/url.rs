@@ -174,8 +174,7 @@ fn is_ism(segment: &str) -> bool {
 }
 
 fn has_ext(segment: &str, ext: &str) -> bool {
-    segment.len() > ext.len()
-        && segment.get(segment.len() - ext.len()..).is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    segment.len() > ext.len() && segment.get(segment.len() - ext.len()..).is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
 /// Longest `Streams(…)`/`Events(…)` id.

@@ -102,6 +102,7 @@ impl TestServer {
             fragment_cache: 64 << 20,
             cache_max_age: 3600,
             limits: Default::default(),
+            live: Default::default(),
         };
         let handle = rt.block_on(origin::serve(config)).unwrap();
         TestServer { addr: handle.local_addr, handle: Some(handle), rt }

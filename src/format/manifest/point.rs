@@ -58,7 +58,11 @@ impl PointFile {
         let wire = WireSmil {
             xmlns: Some(SMIL_NS.into()),
             head: WireHead {
-                meta: self.metas.iter().map(|(name, content)| WireMeta { name: name.clone(), content: content.clone() }).collect(),
+                meta: self
+                    .metas
+                    .iter()
+                    .map(|(name, content)| WireMeta { name: name.clone(), content: content.clone() })
+                    .collect(),
             },
             body: WireBody {},
         };

@@ -25,6 +25,9 @@ use super::LiveError;
 /// The event's state file, inside its folder.
 pub const STATE_FILE: &str = ".ssfpack-live.json";
 
+/// How far (ticks: 1 ms) a fragment may start before its predecessor ends.
+const OVERLAP_TOLERANCE: u64 = 10_000;
+
 /// One ingested track and its archive file.
 pub struct LiveTrack {
     /// `STREAM_ID/TRACK_ID`: which POST and which of its tracks.
@@ -110,7 +113,8 @@ impl Event {
     pub fn recover(dir: &Path) -> Result<Self, LiveError> {
         let path = dir.join(STATE_FILE);
         let bytes = std::fs::read(&path).map_err(|e| LiveError::io(&path, e))?;
-        let state: State = serde_json::from_slice(&bytes).map_err(|e| LiveError::Invalid(format!("{}: {e}", path.display())))?;
+        let state: State =
+            serde_json::from_slice(&bytes).map_err(|e| LiveError::Invalid(format!("{}: {e}", path.display())))?;
         let mut tracks = Vec::new();
         for t in state.tracks {
             let file_path = dir.join(&t.file);
@@ -146,7 +150,8 @@ impl Event {
             let writer = if state.ended {
                 None
             } else {
-                let file = OpenOptions::new().append(true).open(&file_path).map_err(|e| LiveError::io(&file_path, e))?;
+                let file =
+                    OpenOptions::new().append(true).open(&file_path).map_err(|e| LiveError::io(&file_path, e))?;
                 Some(IsmvWriter::resume(file, info.clone(), &fragments, len))
             };
             tracks.push(LiveTrack { key: t.key, info, file: t.file, fragments, writer });
@@ -187,7 +192,12 @@ impl Event {
     }
 
     /// Adds a stream's tracks (its header boxes recorded): one archive file each, created synced.
-    pub fn add_stream(&mut self, stream: &str, header_hex: String, tracks: Vec<(String, TrackInfo)>) -> Result<(), LiveError> {
+    pub fn add_stream(
+        &mut self,
+        stream: &str,
+        header_hex: String,
+        tracks: Vec<(String, TrackInfo)>,
+    ) -> Result<(), LiveError> {
         for (key, info) in tracks {
             if self.tracks.iter().any(|t| t.key == key) {
                 continue;
@@ -214,12 +224,18 @@ impl Event {
     /// track already has (an encoder resending after a reconnect), skipped.
     pub fn append(&mut self, key: &str, fragment: &Fragment) -> Result<bool, LiveError> {
         let dir = self.dir.clone();
-        let track = self.tracks.iter_mut().find(|t| t.key == key).ok_or_else(|| LiveError::Invalid(format!("no track {key}")))?;
+        let track = self
+            .tracks
+            .iter_mut()
+            .find(|t| t.key == key)
+            .ok_or_else(|| LiveError::Invalid(format!("no track {key}")))?;
         if let Some(last) = track.fragments.last() {
             if fragment.start <= last.time {
                 return Ok(false);
             }
-            if fragment.start < last.time + last.duration {
+            // Encoders round their fragment times (FFmpeg: to the millisecond); a fragment may
+            // start up to 1 ms before the previous one ends.
+            if fragment.start + OVERLAP_TOLERANCE < last.time + last.duration {
                 return Err(LiveError::Invalid(format!(
                     "track {key}: fragment at {} overlaps the previous one ({} + {})",
                     fragment.start, last.time, last.duration
@@ -234,12 +250,12 @@ impl Event {
         Ok(true)
     }
 
-    /// The newest fragment time of track `key`, and the time of its fragment two before that
-    /// (what a reconnecting encoder resends from).
+    /// The earliest time a reconnecting encoder resends from on track `key`: it sends its last
+    /// two fragments again (Azure's rule), so at the earliest the second newest this track has.
     pub fn resend_floor(&self, key: &str) -> Option<u64> {
         let t = self.tracks.iter().find(|t| t.key == key)?;
         let n = t.fragments.len();
-        t.fragments.get(n.saturating_sub(3)).map(|f| f.time)
+        t.fragments.get(n.saturating_sub(2)).map(|f| f.time)
     }
 
     /// Ends the event: `mfra` on every file, then `.ism` and `.ismc` (the streams' common

@@ -103,7 +103,11 @@ pub async fn handle(
     loop {
         let frame = match tokio::time::timeout(timeout, body.frame()).await {
             Err(_) => {
-                tracing::warn!("{}: stream {stream} from {who} sent nothing for {}s: ended", point.name, timeout.as_secs());
+                tracing::warn!(
+                    "{}: stream {stream} from {who} sent nothing for {}s: ended",
+                    point.name,
+                    timeout.as_secs()
+                );
                 return answer(StatusCode::REQUEST_TIMEOUT, "ingest stream stalled");
             }
             Ok(None) => break,
@@ -135,6 +139,10 @@ pub async fn handle(
         session = Some(s);
     }
     let s = session.expect("session");
+    if let Err(e) = s.finish() {
+        tracing::warn!("ingest from {who}: {e}");
+        return answer(StatusCode::BAD_REQUEST, &e.to_string());
+    }
     if s.counts.bytes > 0 {
         tracing::info!(
             "{}: stream {stream} from {who} {}: {} fragments, {} resent, {} bytes",

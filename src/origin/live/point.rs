@@ -41,7 +41,10 @@ pub struct Point {
 
 /// A fragment answer.
 pub enum Served {
-    Bytes { bytes: Vec<u8>, kind: TrackKind },
+    Bytes {
+        bytes: Vec<u8>,
+        kind: TrackKind,
+    },
     /// Not available yet (412).
     NotYet,
 }
@@ -51,7 +54,8 @@ impl Point {
     /// interrupted by a crash goes on: its files are reopened).
     pub fn open(isml: &Path) -> Result<Self, LiveError> {
         let text = std::fs::read_to_string(isml).map_err(|e| LiveError::io(isml, e))?;
-        let settings = PointFile::from_xml(&text, &isml.display().to_string()).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        let settings =
+            PointFile::from_xml(&text, &isml.display().to_string()).map_err(|e| LiveError::Invalid(e.to_string()))?;
         let file_name = isml.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let name = file_name.get(..file_name.len().saturating_sub(5)).unwrap_or("live").to_string();
         let archive = isml.with_file_name(format!("{name}.archive"));
@@ -65,7 +69,14 @@ impl Point {
             },
             None => None,
         };
-        Ok(Point { isml: isml.to_path_buf(), name, settings, archive, state: Mutex::new(event), posts: AtomicUsize::new(0) })
+        Ok(Point {
+            isml: isml.to_path_buf(),
+            name,
+            settings,
+            archive,
+            state: Mutex::new(event),
+            posts: AtomicUsize::new(0),
+        })
     }
 
     pub fn status(&self) -> Status {
@@ -97,7 +108,8 @@ impl Point {
         let mut streams = Vec::new();
         let mut end = 0;
         for name in names {
-            let mut rungs: Vec<&super::event::LiveTrack> = event.tracks.iter().filter(|t| t.info.name == name).collect();
+            let mut rungs: Vec<&super::event::LiveTrack> =
+                event.tracks.iter().filter(|t| t.info.name == name).collect();
             rungs.sort_by_key(|t| std::cmp::Reverse(t.info.bitrate));
             let mut chunks = listed(&rungs, event.ended);
             if let Some(last) = chunks.last() {
@@ -193,12 +205,8 @@ fn listed(rungs: &[&super::event::LiveTrack], ended: bool) -> Vec<Chunk> {
 
 /// The newest event folder of an archive (by name: UTC stamps sort by time).
 fn newest_event(archive: &Path) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(archive)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join(STATE_FILE).is_file())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(archive).ok()?.flatten().map(|e| e.path()).filter(|p| p.join(STATE_FILE).is_file()).collect();
     dirs.sort();
     dirs.pop()
 }

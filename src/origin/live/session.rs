@@ -69,6 +69,16 @@ impl Session {
         matches!(self.phase, Phase::Ended)
     }
 
+    /// The body ended (without a dropped connection): it must not stop inside a box.
+    pub fn finish(&self) -> Result<(), LiveError> {
+        if !self.ended() && self.scanner.pending() > 0 {
+            return Err(
+                self.invalid(format!("the body ends inside a box ({} bytes left over)", self.scanner.pending()))
+            );
+        }
+        Ok(())
+    }
+
     /// Takes the next bytes of the body and handles every box they complete.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), LiveError> {
         self.counts.bytes += bytes.len() as u64;
@@ -101,7 +111,7 @@ impl Session {
                     return Err(bad(&"the stream must start with ftyp"));
                 }
                 if b.box_type == BoxType::Uuid(LIVE_SERVER_MANIFEST_UUID) {
-                    let m = LiveServerManifestBox::from_payload(&b.payload()[16..]).map_err(|e| bad(&e))?;
+                    let m = LiveServerManifestBox::from_payload(b.payload()).map_err(|e| bad(&e))?;
                     let ctx = format!("{name} stream {stream} live server manifest");
                     *smil = Some(ServerManifest::tracks_from_ingest_xml(&m.smil, &ctx).map_err(|e| bad(&e))?);
                 }
@@ -149,7 +159,9 @@ impl Session {
                 return Err(LiveError::Invalid(format!("{}: fragment of unknown track {}", self.stream, rec.track_id)));
             };
             let ctx = format!("{} stream {} track {}", self.point.name, self.stream, rec.track_id);
-            if let Some(f) = ingest_fragment(rec, bytes, entry.timescale, &ctx).map_err(|e| LiveError::Invalid(e.to_string()))? {
+            if let Some(f) =
+                ingest_fragment(rec, bytes, entry.timescale, &ctx).map_err(|e| LiveError::Invalid(e.to_string()))?
+            {
                 converted.push((key.clone(), f));
             }
         }
@@ -175,12 +187,12 @@ impl Session {
 
 /// The stream's tracks: codec from `moov`, name, bitrate and language from the SMIL.
 fn tracks_of(
-name: &str,
-stream: &str,
-entries: Vec<TrackEntry>,
-smil: &[ServerTrack],
+    name: &str,
+    stream: &str,
+    entries: Vec<TrackEntry>,
+    smil: &[ServerTrack],
 ) -> Result<Vec<(String, TrackEntry, TrackInfo)>, LiveError> {
-let bad = |e: String| invalid(name, stream, e);
+    let bad = |e: String| invalid(name, stream, e);
     if entries.is_empty() || entries.len() > MAX_TRACKS {
         return Err(bad(format!("{} tracks (1 to {MAX_TRACKS})", entries.len())));
     }
@@ -203,12 +215,12 @@ let bad = |e: String| invalid(name, stream, e);
             return Err(bad(format!("track {} has no systemBitrate", e.track_id)));
         }
         let language = s.language.clone().filter(|l| (2..=8).contains(&l.len())).unwrap_or_else(|| "und".into());
-        let info = TrackInfo { track_id: e.track_id, codec, bitrate: s.system_bitrate, language, name: s.track_name.clone() };
+        let info =
+            TrackInfo { track_id: e.track_id, codec, bitrate: s.system_bitrate, language, name: s.track_name.clone() };
         out.push((format!("{}/{}", stream, e.track_id), e, info));
     }
     Ok(out)
 }
-
 
 fn invalid(name: &str, stream: &str, e: impl std::fmt::Display) -> LiveError {
     LiveError::Invalid(format!("{name} stream {stream}: {e}"))
@@ -216,7 +228,13 @@ fn invalid(name: &str, stream: &str, e: impl std::fmt::Display) -> LiveError {
 
 impl Point {
     /// Puts a stream into the current event, or starts a new event (see the module doc).
-    pub fn attach(&self, stream: &str, header: String, tracks: Vec<(String, TrackInfo)>, first: u64) -> Result<(), LiveError> {
+    pub fn attach(
+        &self,
+        stream: &str,
+        header: String,
+        tracks: Vec<(String, TrackInfo)>,
+        first: u64,
+    ) -> Result<(), LiveError> {
         let mut guard = self.state.lock().map_err(|_| LiveError::Invalid("point state poisoned".into()))?;
         let goes_on = match guard.as_ref() {
             Some(e) if !e.ended => match e.headers.get(stream) {
