@@ -83,7 +83,7 @@ pub fn ingest_fragment(rec: &FragmentRecord, bytes: &[u8], timescale: u32, conte
     }
     let kept: Vec<Sample> = samples
         .into_iter()
-        .filter(|(pts, duration, _, _)| pts + i64::from(*duration) > 0)
+        .filter(|(pts, duration, _, _)| pts + *duration > 0)
         .map(|(pts, duration, sync, data)| Sample { pts: pts.max(0), duration: duration.max(0) as u32, sync, data })
         .collect();
     let Some(start) = kept.iter().map(|s| s.pts).min() else { return Ok(None) };
