@@ -319,3 +319,47 @@ fn a_token_is_required_when_set() {
     assert_eq!(post(serve.addr, "/Live.isml/Streams(p)", &[("Authorization", "Bearer s3cret")], &[]), 200);
     assert_eq!(post(serve.addr, "/Live.isml/Streams(p)?token=s3cret", &[], &[]), 200);
 }
+
+#[test]
+fn dvr_window_fragment_info_and_event_urls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new(bin())
+        .args(["live", "create", "--dvr-window", "2"])
+        .arg(tmp.path().join("Win.isml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let serve = ServeProcess::start(tmp.path(), &[]);
+    let mut ff = push(serve.addr, "/Win.isml/Events(e1)/Streams(s1)");
+    // 8 s pushed in real time: by 3 fragments listed, t=0 has left the 2 s window.
+    let m = wait_for_chunks(serve.addr, "/Win.isml/Manifest", 1, 30);
+    assert_eq!(m.dvr_window_length, Some(20_000_000));
+    let end = Instant::now() + Duration::from_secs(30);
+    let m = loop {
+        let m = manifest(serve.addr, "/Win.isml/Manifest").unwrap();
+        if m.streams[0].chunks[0].t > 0 {
+            break m;
+        }
+        assert!(Instant::now() < end, "the window never moved");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let s = &m.streams[0];
+    assert!(s.chunks.len() <= 2, "only the window is listed: {:?}", s.chunks);
+    let b = s.quality_levels[0].bitrate;
+    assert_eq!(
+        request(serve.addr, "GET", &format!("/Win.isml/{}", s.fragment_url(b, 0)), &[]).status,
+        404,
+        "outside the window"
+    );
+    let info = format!("/Win.isml/QualityLevels({b})/FragmentInfo({}={})", s.name, s.chunks[0].t);
+    let r = request(serve.addr, "GET", &info, &[]);
+    assert_eq!(r.status, 200, "{info}");
+    assert_eq!(&r.body[4..8], b"moof");
+    assert_eq!(
+        u32::from_be_bytes([r.body[0], r.body[1], r.body[2], r.body[3]]) as usize,
+        r.body.len(),
+        "the moof alone"
+    );
+    assert!(!tfrf(&r.body).is_empty());
+    assert!(wait_exit(&mut ff, 40).success());
+}

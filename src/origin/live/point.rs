@@ -2,9 +2,12 @@
 //! it: the live client manifest (only fragments that can be served with a `tfrf` naming the next
 //! one, within the DVR window) and each fragment with its `tfrf` added.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+use bytes::Bytes;
 
 use crate::format::live::with_tfrf;
 use crate::format::manifest::{Chunk, ClientManifest, PointFile};
@@ -37,12 +40,21 @@ pub struct Point {
     pub(super) state: Mutex<Option<Event>>,
     /// POSTs being received now.
     pub(super) posts: AtomicUsize,
+    /// Bumped on every change of the event (a fragment, a stream, an end): caches key on it.
+    pub(super) version: AtomicU64,
+    /// The serialized manifest of `version`, and its max-age.
+    manifest_cache: Mutex<Option<(u64, Bytes, u64)>>,
+    /// Final fragment answers (their tfrf will not grow any more), by (event, track, bitrate, time, info).
+    fragment_cache: Mutex<HashMap<(String, String, u32, u64, bool), Bytes>>,
 }
+
+/// Fragment answers kept per point before the cache is cleared (a bound on memory).
+const MAX_CACHED_FRAGMENTS: usize = 512;
 
 /// A fragment answer.
 pub enum Served {
     Bytes {
-        bytes: Vec<u8>,
+        bytes: Bytes,
         kind: TrackKind,
     },
     /// Not available yet (412).
@@ -76,7 +88,34 @@ impl Point {
             archive,
             state: Mutex::new(event),
             posts: AtomicUsize::new(0),
+            version: AtomicU64::new(0),
+            manifest_cache: Mutex::new(None),
+            fragment_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Marks the event changed (cached manifests are stale).
+    pub(super) fn changed(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The manifest as served: XML and its max-age in seconds (at most half a fragment while live),
+    /// built once per change of the event.
+    pub fn manifest_xml(&self) -> Result<Option<(Bytes, u64)>, LiveError> {
+        let version = self.version.load(Ordering::SeqCst);
+        if let Some((v, xml, age)) = self.manifest_cache.lock().ok().and_then(|c| c.clone()) {
+            if v == version {
+                return Ok(Some((xml, age)));
+            }
+        }
+        let Some(m) = self.manifest()? else { return Ok(None) };
+        let half = m.streams.iter().filter_map(|s| s.chunks.last()).map(|c| c.d).min().unwrap_or(TIMESCALE) / 2;
+        let age = if m.is_live { (half / TIMESCALE).max(1) } else { 60 };
+        let xml = Bytes::from(m.to_xml().map_err(|e| LiveError::Invalid(e.to_string()))?);
+        if let Ok(mut c) = self.manifest_cache.lock() {
+            *c = Some((version, xml.clone(), age));
+        }
+        Ok(Some((xml, age)))
     }
 
     pub fn status(&self) -> Status {
@@ -142,7 +181,8 @@ impl Point {
     /// fragments are served (the newest waits for its successor): later ones are [`Served::NotYet`],
     /// unknown or outside the DVR window ones an error (404).
     pub fn fragment(&self, req: &FragmentRequest) -> Result<Served, LiveError> {
-        let (path, offset, size, next, kind) = {
+        let info = req.part == FragmentPart::Info;
+        let (path, offset, size, next, kind, key) = {
             let guard = self.state.lock().map_err(|_| LiveError::Invalid("point state poisoned".into()))?;
             let event = guard.as_ref().ok_or(LiveError::NotFound("no event"))?;
             let track = event
@@ -168,9 +208,23 @@ impl Point {
                     return Err(LiveError::NotFound("outside the DVR window"));
                 }
             }
-            let n = (self.settings.lookahead_chunks.max(1) as usize).min(frags.len() - i - 1);
+            let want = self.settings.lookahead_chunks.max(1) as usize;
+            let n = want.min(frags.len() - i - 1);
+            let key = (event.id.clone(), req.track.clone(), req.bitrate, req.time, info);
+            if let Some(b) = self.fragment_cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+                return Ok(Served::Bytes { bytes: b, kind: track.kind() });
+            }
+            // The answer is final once the tfrf is full (or the event over): only then cached.
+            let final_answer = n == want || event.ended;
             let next: Vec<(u64, u64)> = frags[i + 1..i + 1 + n].iter().map(|f| (f.time, f.duration)).collect();
-            (event.dir.join(&track.file), frags[i].offset, frags[i].size, next, track.kind())
+            (
+                event.dir.join(&track.file),
+                frags[i].offset,
+                frags[i].size,
+                next,
+                track.kind(),
+                final_answer.then_some(key),
+            )
         };
         let bytes = read_range(&path, offset, size).map_err(|e| LiveError::Invalid(e.to_string()))?;
         let bytes = match req.part {
@@ -181,7 +235,13 @@ impl Point {
             }
         };
         // The last fragment of an ended event has no successor: an empty tfrf says so.
-        let bytes = with_tfrf(&bytes, &next).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        let bytes = Bytes::from(with_tfrf(&bytes, &next).map_err(|e| LiveError::Invalid(e.to_string()))?);
+        if let (Some(key), Ok(mut cache)) = (key, self.fragment_cache.lock()) {
+            if cache.len() >= MAX_CACHED_FRAGMENTS {
+                cache.clear();
+            }
+            cache.insert(key, bytes.clone());
+        }
         Ok(Served::Bytes { bytes, kind })
     }
 }

@@ -256,13 +256,19 @@ impl Point {
         }
         let event = guard.as_mut().ok_or(LiveError::NotFound("no event"))?;
         event.ended_streams.remove(stream);
-        event.add_stream(stream, header, tracks)
+        let r = event.add_stream(stream, header, tracks);
+        self.changed();
+        r
     }
 
     /// Appends a fragment to the current event (`false`: already held).
     pub fn append(&self, key: &str, fragment: &Fragment) -> Result<bool, LiveError> {
         let mut guard = self.state.lock().map_err(|_| LiveError::Invalid("point state poisoned".into()))?;
-        guard.as_mut().ok_or(LiveError::NotFound("no event"))?.append(key, fragment)
+        let added = guard.as_mut().ok_or(LiveError::NotFound("no event"))?.append(key, fragment)?;
+        if added {
+            self.changed();
+        }
+        Ok(added)
     }
 
     /// A stream sent its end of stream; when every stream of the event has, the event ends.
@@ -271,7 +277,9 @@ impl Point {
         let Some(event) = guard.as_mut() else { return Ok(()) };
         event.ended_streams.insert(stream.to_string());
         if event.headers.keys().all(|s| event.ended_streams.contains(s)) {
-            event.finish()?;
+            let r = event.finish();
+            self.changed();
+            r?;
             tracing::info!("{}: event {} ended; archived in {}", self.name, event.id, event.dir.display());
         }
         Ok(())

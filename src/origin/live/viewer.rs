@@ -10,7 +10,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::Response;
 
 use super::{LiveError, Point, Served};
-use crate::format::{TrackKind, TIMESCALE};
+use crate::format::TrackKind;
 use crate::origin::files::{bytes_response, set};
 use crate::origin::url::FragmentRequest;
 
@@ -38,21 +38,13 @@ fn error(e: &LiveError) -> Response {
 
 /// `GET …/NAME.isml/Manifest`.
 pub async fn manifest(point: Arc<Point>, method: &Method) -> Response {
-    let found = tokio::task::spawn_blocking(move || {
-        let m = point.manifest()?;
-        m.map(|m| {
-            let half = m.streams.iter().filter_map(|s| s.chunks.last()).map(|c| c.d).min().unwrap_or(TIMESCALE) / 2;
-            let age = if m.is_live { (half / TIMESCALE).max(1) } else { 60 };
-            m.to_xml().map(|x| (x, age)).map_err(|e| LiveError::Invalid(e.to_string()))
-        })
-        .transpose()
-    })
-    .await
-    .unwrap_or_else(|_| Err(LiveError::Invalid("worker failed".into())));
+    let found = tokio::task::spawn_blocking(move || point.manifest_xml())
+        .await
+        .unwrap_or_else(|_| Err(LiveError::Invalid("worker failed".into())));
     match found {
         Ok(Some((xml, age))) => {
-            let etag = format!("\"l{:x}\"", fnv(xml.as_bytes()));
-            bytes_response(method, xml.into_bytes(), "text/xml", &etag, &format!("public, max-age={age}"), None)
+            let etag = format!("\"l{:x}\"", fnv(&xml));
+            bytes_response(method, xml, "text/xml", &etag, &format!("public, max-age={age}"), None)
         }
         Ok(None) => empty(StatusCode::NOT_FOUND),
         Err(e) => error(&e),
