@@ -363,3 +363,84 @@ fn dvr_window_fragment_info_and_event_urls() {
     assert!(!tfrf(&r.body).is_empty());
     assert!(wait_exit(&mut ff, 40).success());
 }
+
+#[test]
+fn live_create_writes_iis_points_and_never_overwrites_other_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| Command::new(bin()).arg("live").arg("create").args(args).output().unwrap();
+    let p = tmp.path().join("Event.isml");
+    let o = run(&[p.to_str().unwrap(), "--lookahead", "3", "--dvr-window", "600", "--title", "Spring"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&p).unwrap();
+    let point = ssfpack::format::manifest::PointFile::from_xml(&text, "t").unwrap();
+    assert_eq!((point.lookahead_chunks, point.dvr_window, point.title.as_str()), (3, 600, "Spring"));
+    assert!(text.contains(r#"<meta name="module" content="liveSmoothStreaming"/>"#));
+    // An existing point needs --force; a file that is not a point is never replaced.
+    assert_eq!(run(&[p.to_str().unwrap()]).status.code(), Some(2));
+    assert!(run(&[p.to_str().unwrap(), "--force"]).status.success());
+    let other = tmp.path().join("notes.isml");
+    std::fs::write(&other, b"my notes").unwrap();
+    let o = run(&[other.to_str().unwrap(), "--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a publishing point"));
+    assert_eq!(std::fs::read(&other).unwrap(), b"my notes");
+    assert_eq!(run(&[tmp.path().join("x.txt").to_str().unwrap()]).status.code(), Some(2), "must end in .isml");
+}
+
+/// FFmpeg's ingest stream recorded to a file, split into (header boxes, moof+mdat pairs).
+fn recorded_stream() -> (Vec<u8>, Vec<Vec<u8>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stream.ismv");
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(source())
+        .args(["-c", "copy", "-movflags", "isml+frag_keyframe", "-f", "ismv"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let data = std::fs::read(&file).unwrap();
+    let (mut header, mut pairs, mut at) = (Vec::new(), Vec::<Vec<u8>>::new(), 0);
+    while at + 8 <= data.len() {
+        let size = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize;
+        let b = &data[at..at + size];
+        match &b[4..8] {
+            b"moof" => pairs.push(b.to_vec()),
+            b"mdat" => pairs.last_mut().unwrap().extend_from_slice(b),
+            b"mfra" => {}
+            _ => header.extend_from_slice(b),
+        }
+        at += size;
+    }
+    (header, pairs)
+}
+
+#[test]
+fn a_reconnect_resending_the_last_two_fragments_continues_the_event() {
+    let (header, pairs) = recorded_stream();
+    assert!(pairs.len() >= 8, "two tracks, four fragments each");
+    let tmp = tempfile::tempdir().unwrap();
+    point(tmp.path(), "Live.isml");
+    let serve = ServeProcess::start(tmp.path(), &[]);
+    let path = "/Live.isml/Streams(feed1)";
+    // First connection: the header and half the fragments, then the connection drops (no mfra).
+    let half = pairs.len() / 2;
+    let first = [header.clone(), pairs[..half].concat()].concat();
+    assert_eq!(post(serve.addr, path, &[], &first), 200);
+    // The reconnect: identical header boxes, the last two fragments of each track again, the rest,
+    // and the end of stream.
+    let resent = [header.clone(), pairs[half - 4..].concat(), vec![0, 0, 0, 8, b'm', b'f', b'r', b'a']].concat();
+    assert_eq!(post(serve.addr, path, &[], &resent), 200);
+    let ev = wait_archived(tmp.path(), "Live", 1);
+    check(&ev[0]);
+    let m = manifest(serve.addr, "/Live.isml/Manifest").unwrap();
+    for s in &m.streams {
+        assert_eq!(s.chunks.len(), 4, "{}: every fragment once: {:?}", s.name, s.chunks);
+        for w in s.chunks.windows(2) {
+            assert!(w[1].t.abs_diff(w[0].t + w[0].d) <= 10_000, "{}: continuous timeline {:?}", s.name, s.chunks);
+        }
+    }
+    assert!(serve
+        .wait_for_line(|l| l.contains("resent"), Duration::from_secs(5))
+        .is_some_and(|l| !l.contains(" 0 resent")));
+}
