@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod batch;
 mod inspect;
 mod pack;
 mod package;
@@ -44,6 +45,8 @@ pub enum Command {
     Split(split::SplitArgs),
     /// Package existing H.264/AAC renditions without re-encoding (`pack --copy IN1 IN2 … -o DIR`).
     Pack(pack::PackArgs),
+    /// Package a media library (folder or list file) into OUT_ROOT: resumable, parallel, sharded.
+    Batch(batch::BatchArgs),
 }
 
 /// `ssfpack INPUT -o DIR`: encode an aligned H.264/AAC ladder and write a presentation.
@@ -133,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::Split(args)) => split::split(args),
         Some(Command::Pack(args)) => pack::run(args),
+        Some(Command::Batch(args)) => batch::run(args),
         None => package::run(cli.package),
     }
 }
