@@ -121,8 +121,20 @@ fn list_files_locks_and_usage_errors() {
     assert_eq!(with_status(&r, "busy"), ["b.mp4"]);
     assert_eq!(with_status(&r, "up_to_date"), ["a.mp4"]);
     drop(lock);
+    // Staging folders left by killed runs: one on another machine sharing OUT_ROOT (for b, removed
+    // once b's lock is held), one of a dead process here (for a, removed though a is skipped).
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    for (dir, owner) in [
+        (".b.ssfpack-remote", "node-elsewhere 4242\nb\n".to_string()),
+        (".a.ssfpack-dead", format!("{host} 2147483647\na\n")),
+    ] {
+        std::fs::create_dir(out.join(dir)).unwrap();
+        std::fs::write(out.join(dir).join(".ssfpack-staging"), owner).unwrap();
+        std::fs::write(out.join(dir).join("b_100k.ismv"), b"half").unwrap();
+    }
     let (_, r) = batch(&lib, &out, &[]);
     assert_eq!(with_status(&r, "packaged"), ["b.mp4"]);
+    assert!(staging_folders(&out).is_empty(), "{:?}", staging_folders(&out));
 
     // Usage errors: exit 2 and one line.
     let usage = |env: &[(&str, &str)], extra: &[&str], want: &str| {

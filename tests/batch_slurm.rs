@@ -39,7 +39,12 @@ fn free_port() -> u16 {
 
 fn run(cmd: &mut Command) -> String {
     let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(o.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -91,10 +96,13 @@ impl Cluster {
             dir = dir.display()
         );
         std::fs::write(&cluster.conf, conf).unwrap();
-        let daemon = |cmd: &mut Command| cmd.env("SLURM_CONF", d("slurm.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+        let daemon = |cmd: &mut Command| {
+            cmd.env("SLURM_CONF", d("slurm.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
+        };
         let ctld = daemon(Command::new("slurmctld").args(["-D", "-i", "-f"]).arg(d("slurm.conf"))).expect("slurmctld");
         cluster.daemons.push(("slurmctld", ctld));
-        let slurmd = daemon(Command::new("slurmd").args(["-D", "-N", "ssfnode", "-f"]).arg(d("slurm.conf"))).expect("slurmd");
+        let slurmd =
+            daemon(Command::new("slurmd").args(["-D", "-N", "ssfnode", "-f"]).arg(d("slurm.conf"))).expect("slurmd");
         cluster.daemons.push(("slurmd", slurmd));
         wait_for(Duration::from_secs(30), "the node to be idle", || cluster.node_idle(), &cluster);
         cluster
@@ -107,7 +115,10 @@ impl Cluster {
     }
 
     fn node_idle(&self) -> bool {
-        self.command("sinfo").args(["-h", "-o", "%t"]).output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "idle")
+        self.command("sinfo")
+            .args(["-h", "-o", "%t"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "idle")
     }
 }
 
@@ -132,7 +143,8 @@ fn script() -> PathBuf {
 fn docs_show_the_scripts_that_are_tested() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/batch.md")).unwrap();
     for f in ["ssfpack-batch.sbatch", "ssfpack-batch-job.yaml"] {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples").join(f)).unwrap();
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples").join(f)).unwrap();
         assert!(doc.contains(text.trim_end()), "docs/batch.md must show docs/examples/{f} verbatim");
     }
 }
@@ -175,7 +187,8 @@ fn a_slurm_array_packages_the_library_with_no_shard_flag() {
     for task in 1..=3 {
         let path = out.join(format!(".ssfpack-batch/reports/{job}_{task}.json"));
         let log = std::fs::read_to_string(dir.path().join(format!("task-{job}_{task}.log"))).unwrap_or_default();
-        let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}\ntask log:\n{log}\n{}", path.display(), cluster.logs()));
+        let text = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}\ntask log:\n{log}\n{}", path.display(), cluster.logs()));
         let r: serde_json::Value = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("task {task}: {e}\n{log}"));
         assert_eq!(r["shard"]["from"], format!("SLURM_ARRAY_TASK_ID={task}"));
         assert_eq!(r["shard"]["index"], task - 1);

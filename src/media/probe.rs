@@ -31,8 +31,16 @@ pub struct MediaInfo {
     pub format: String,
     /// Duration, seconds, when the container states one.
     pub duration: Option<f64>,
-    /// Coded size of the main video stream, and its sample aspect ratio when not square.
-    pub video: Option<(u32, u32, Option<(i64, i64)>)>,
+    /// The main video stream's size; `None` for audio-only sources.
+    pub video: Option<VideoSize>,
+}
+
+/// Coded size of a video stream, and its sample aspect ratio (num, den) when not square.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoSize {
+    pub width: u32,
+    pub height: u32,
+    pub sar: Option<(i64, i64)>,
 }
 
 /// Demuxers whose "video" is a still picture, text rendered as pictures, or that only point at
@@ -119,12 +127,12 @@ pub fn probe(path: &Path) -> Probe {
     Probe::Media(info)
 }
 
-fn video_size(stream: &ff::format::stream::Stream) -> Option<(u32, u32, Option<(i64, i64)>)> {
+fn video_size(stream: &ff::format::stream::Stream) -> Option<VideoSize> {
     let dec = ff::codec::Context::from_parameters(stream.parameters()).ok()?.decoder().video().ok()?;
     let sar = dec.aspect_ratio();
     let sar = (sar.numerator() > 0 && sar.denominator() > 0 && sar.numerator() != sar.denominator())
         .then(|| (i64::from(sar.numerator()), i64::from(sar.denominator())));
-    Some((dec.width(), dec.height(), sar))
+    Some(VideoSize { width: dec.width(), height: dec.height(), sar })
 }
 
 #[cfg(test)]

@@ -128,11 +128,7 @@ fn relative_of(given: &Path, base: &Path) -> Option<PathBuf> {
     for c in path.components() {
         match c {
             Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
+            Component::ParentDir if !out.pop() => return None,
             _ => {}
         }
     }

@@ -154,7 +154,11 @@ pub fn run(
             !opts.force && Record::read(&out_root.join(o)).is_some_and(|r| r.stale_because(&current).is_none())
         });
         match done {
-            Some(o) => files.push(skipped(c, &out_root.join(o), Status::UpToDate)),
+            Some(o) => {
+                let stem = c.relative.file_stem().unwrap_or_default().to_string_lossy();
+                crate::pipeline::output::staging::remove_stale_beside(&out_root.join(&o), &stem);
+                files.push(skipped(c, &out_root.join(o), Status::UpToDate));
+            }
             None => todo.push((i, current)),
         }
     }
@@ -323,20 +327,21 @@ fn run_jobs(
     let gate = Gate { used: Mutex::new((0, 0)), freed: Condvar::new(), budget };
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let Some((n, job)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
-                let file = if gate.enter(job.estimate, signal) {
-                    let f = package_one(opts, &job, signal, finish, report);
-                    gate.leave(job.estimate);
-                    f
-                } else {
-                    let mut f = skipped(&job.candidate, &opts.out_root.join(&job.output), Status::Interrupted);
-                    f.error = Some("not started: interrupted".into());
-                    f
-                };
-                report.finished(&file);
-                if let Ok(mut r) = results.lock() {
-                    r.push((n, file));
+            scope.spawn(|| {
+                while let Some((n, job)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                    let file = if gate.enter(job.estimate, signal) {
+                        let f = package_one(opts, &job, signal, finish, report);
+                        gate.leave(job.estimate);
+                        f
+                    } else {
+                        let mut f = skipped(&job.candidate, &opts.out_root.join(&job.output), Status::Interrupted);
+                        f.error = Some("not started: interrupted".into());
+                        f
+                    };
+                    report.finished(&file);
+                    if let Ok(mut r) = results.lock() {
+                        r.push((n, file));
+                    }
                 }
             });
         }
@@ -372,6 +377,10 @@ fn package_one(
         Ok(None) => return outcome(file, Status::Busy, None),
         Err(e) => return outcome(file, Status::Failed, Some(format!("locking {}: {e}", output.display()))),
     };
+    let name = job.candidate.relative.file_stem().map(|s| s.to_string_lossy().into_owned());
+    // No other batch can be writing this output now: staging folders of runs killed here or on
+    // another machine sharing OUT_ROOT go.
+    crate::pipeline::output::staging::remove_abandoned(&output, name.as_deref().unwrap_or_default());
     // Looked at again under the lock: another process may have just published it.
     let exists = output.symlink_metadata().is_ok();
     let reason = match (exists, Record::read(&output)) {
@@ -396,7 +405,6 @@ fn package_one(
         }
     };
     file.reason = Some(reason.to_string());
-    let name = job.candidate.relative.file_stem().map(|s| s.to_string_lossy().into_owned());
     let package_opts = PackageOptions {
         input: job.candidate.path.clone(),
         output: output.clone(),

@@ -10,6 +10,7 @@
 //!   default: the memory available now, the cgroup's limit included, less a 10 % margin); a job
 //!   always starts when none is running, so one big file is never refused.
 
+use crate::media::probe::VideoSize;
 use crate::pipeline::ladder::{self, LadderSpec};
 use crate::pipeline::{encoder_lanes, lane_queue};
 
@@ -44,7 +45,7 @@ pub struct JobShape<'a> {
     pub threads: usize,
     pub fragment_duration: f64,
     /// Coded video size and sample aspect ratio; `None` for audio-only sources.
-    pub video: Option<(u32, u32, Option<(i64, i64)>)>,
+    pub video: Option<VideoSize>,
 }
 
 /// Peak memory of one job, bytes: [`BASE`] plus, per rung of the ladder the source resolves to,
@@ -52,8 +53,8 @@ pub struct JobShape<'a> {
 /// hold (1.5 bytes per pixel each, at 30 fps). A 1080p source with the `azure-1080p`-like auto
 /// ladder at `fast` on 2 threads: about 1.1 GiB; the same at `ultrafast`, 1 thread: about 210 MiB.
 pub fn estimate(shape: &JobShape<'_>) -> u64 {
-    let Some((w, h, sar)) = shape.video else { return BASE };
-    let rungs = ladder::resolve(shape.ladder, ladder::display_size(w, h, sar, 0));
+    let Some(v) = shape.video else { return BASE };
+    let rungs = ladder::resolve(shape.ladder, ladder::display_size(v.width, v.height, v.sar, 0));
     let lanes = encoder_lanes(&rungs, shape.threads.max(1));
     let per_fragment = (shape.fragment_duration.clamp(0.1, 60.0) * 30.0).ceil() as usize;
     let coder = per_pixel(shape.preset);
@@ -127,7 +128,13 @@ mod tests {
     use super::*;
 
     fn shape<'a>(ladder: &'a LadderSpec, preset: &'a str, threads: usize) -> JobShape<'a> {
-        JobShape { ladder, preset, threads, fragment_duration: 2.0, video: Some((1920, 1080, None)) }
+        JobShape {
+            ladder,
+            preset,
+            threads,
+            fragment_duration: 2.0,
+            video: Some(VideoSize { width: 1920, height: 1080, sar: None }),
+        }
     }
 
     #[test]
@@ -136,6 +143,8 @@ mod tests {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
         let fast2 = gib(estimate(&shape(&auto, "fast", 2)));
         assert!((0.9..1.4).contains(&fast2), "fast, 2 threads: {fast2:.2} GiB");
+        let fast1 = gib(estimate(&shape(&auto, "fast", 1)));
+        assert!((0.6..1.0).contains(&fast1), "fast, 1 thread: {fast1:.2} GiB");
         let ultra1 = estimate(&shape(&auto, "ultrafast", 1)) / MIB;
         assert!((150..400).contains(&ultra1), "ultrafast, 1 thread: {ultra1} MiB");
         let audio = JobShape { video: None, ..shape(&auto, "fast", 2) };
