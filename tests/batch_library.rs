@@ -238,3 +238,33 @@ fn interrupted_runs_leave_nothing_half_written_and_the_rerun_completes() {
         }
     }
 }
+
+#[test]
+fn two_batches_on_one_out_root_never_package_an_output_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    clips(&lib, 6);
+    let out = dir.path().join("out");
+    let spawn = || {
+        batch_cmd(&lib, &out, &["--jobs", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut packaged = Vec::new();
+    for child in [a, b] {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(with_status(&r, "failed").is_empty(), "{r}");
+        packaged.extend(with_status(&r, "packaged"));
+    }
+    packaged.sort();
+    let all: Vec<String> = (0..6).map(|i| format!("season/e{i:02}.mp4")).collect();
+    assert_eq!(packaged, all, "each output packaged by exactly one of the two processes");
+    for p in presentations(&out) {
+        check(&out.join(p));
+    }
+}
