@@ -86,6 +86,13 @@ fn shards_cover_the_library_once_reruns_skip_and_changes_are_redone() {
             }
         }
     }
+
+    // Other options: redone, with the reason.
+    let (o, r) = batch(&lib, &one, &["--fragment-duration", "1", "--shard", "1/2"]);
+    assert!(o.status.code() == Some(0) || o.status.code() == Some(1), "{r}");
+    let redone: Vec<&serde_json::Value> =
+        r["files"].as_array().unwrap().iter().filter(|f| f["status"] == "packaged").collect();
+    assert!(!redone.is_empty() && redone.iter().all(|f| f["reason"] == "options changed"), "{r}");
 }
 
 #[test]
@@ -135,6 +142,12 @@ fn list_files_locks_and_usage_errors() {
     let (_, r) = batch(&lib, &out, &[]);
     assert_eq!(with_status(&r, "packaged"), ["b.mp4"]);
     assert!(staging_folders(&out).is_empty(), "{:?}", staging_folders(&out));
+
+    // A memory budget smaller than any job: one job at a time, and every file still packaged.
+    let (o, r) = batch(&lib, &dir.path().join("tight"), &["--max-memory", "1M"]);
+    assert!(o.status.success(), "{r}");
+    assert_eq!((r["jobs"].as_u64(), r["memory_budget"].as_u64()), (Some(1), Some(1 << 20)));
+    assert_eq!(with_status(&r, "packaged"), ["a.mp4", "b.mp4"]);
 
     // Usage errors: exit 2 and one line.
     let usage = |env: &[(&str, &str)], extra: &[&str], want: &str| {

@@ -199,8 +199,10 @@ impl Progress {
 
     fn redraw(overall: &ProgressBar, s: &State) {
         let running: u64 = s.running.values().map(|(p, _)| *p).sum();
-        overall.set_position(s.done_ms + running);
-        overall.set_message(format!("{}/{} files", s.done, s.files));
+        let done = s.done_ms + running;
+        overall.set_position(done);
+        let total = overall.length().unwrap_or(0);
+        overall.set_message(format!("{}/{} files, {} of {} of media", s.done, s.files, clock(done), clock(total)));
     }
 }
 
@@ -278,6 +280,16 @@ impl Meter for FileMeter {
 
     fn done(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// `1:02:03` or `2:03` for a duration in milliseconds.
+fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
     }
 }
 
