@@ -45,6 +45,8 @@ pub enum BatchError {
     Refused(String),
     #[error(transparent)]
     Shard(#[from] shard::ShardError),
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
 }
 
 impl BatchError {
@@ -113,7 +115,7 @@ pub fn run(
 ) -> Result<BatchSummary, BatchError> {
     let started = Instant::now();
     check_roots(&opts.source, &opts.out_root)?;
-    crate::media::init().map_err(|e| BatchError::Refused(e.to_string()))?;
+    crate::media::init()?;
     let listing = discovery::list(&opts.source, &opts.out_root)?;
     let mut totals = Totals { hidden: listing.hidden, ..Totals::default() };
     let mut files: Vec<FileReport> = Vec::new();
