@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod batch;
 mod inspect;
 mod live;
 mod pack;
@@ -47,6 +48,8 @@ pub enum Command {
     Pack(pack::PackArgs),
     /// Live publishing points: `live create DIR/NAME.isml` (then `serve DIR` takes pushes).
     Live(live::LiveArgs),
+    /// Package a media library (folder or list file) into OUT_ROOT: resumable, parallel, sharded.
+    Batch(batch::BatchArgs),
 }
 
 /// `ssfpack INPUT -o DIR`: encode an aligned H.264/AAC ladder and write a presentation.
@@ -137,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Split(args)) => split::split(args),
         Some(Command::Pack(args)) => pack::run(args),
         Some(Command::Live(args)) => live::run(args),
+        Some(Command::Batch(args)) => batch::run(args),
         None => package::run(cli.package),
     }
 }

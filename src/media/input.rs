@@ -361,7 +361,7 @@ fn check_size(context: &str, width: u32, height: u32) -> Result<(), MediaError> 
 
 /// Why FFmpeg could not open a file as media, in words: FFmpeg's own log line when it wrote one
 /// (`moov atom not found`, `Picture size 16384x16384 is invalid`), else its error code.
-fn open_error(path: &Path, e: ff::Error) -> MediaError {
+pub(super) fn open_error(path: &Path, e: ff::Error) -> MediaError {
     let cause = match (e, super::last_ffmpeg_error()) {
         (ff::Error::Other { errno }, _) if errno == libc_enoent() => "no such file".to_string(),
         (_, Some(log)) => format!("not a media file FFmpeg can read ({log})"),

@@ -6,6 +6,7 @@ pub mod aac;
 pub mod demux;
 mod error;
 pub mod input;
+pub mod probe;
 pub mod scale;
 pub mod x264;
 

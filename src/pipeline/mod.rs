@@ -18,6 +18,7 @@
 //! input's length. The first error cancels everything; SIGINT/SIGTERM do too.
 
 pub mod audio;
+pub mod batch;
 pub mod copy;
 pub mod error;
 pub mod ladder;
@@ -393,7 +394,7 @@ pub fn encoder_lanes(rungs: &[Rung], cores: usize) -> Vec<usize> {
 /// fills the next one: (L-1)/2 fragments in all. Less and the router waits on one lane while the
 /// others starve (measured on the 720p rung of bench/ladder.sh with a limit per lane: 8 pictures
 /// kept 91 % of the two cores busy, 22 94 %, 38 95-97 %).
-fn lane_queue(lanes: usize, per_fragment: usize) -> usize {
+pub fn lane_queue(lanes: usize, per_fragment: usize) -> usize {
     per_fragment * lanes.saturating_sub(1) / 2 + VIDEO_QUEUE
 }
 

@@ -14,7 +14,8 @@ use super::{guard, published};
 use crate::durable;
 use crate::pipeline::PipelineError;
 
-/// Inside a staging folder: who made it (`HOST PID`), so a later run can tell a dead run's folder.
+/// Inside a staging folder: who made it (`HOST PID`), so a later run can tell a dead run's folder,
+/// and on a second line the file name of the target it is for.
 pub const STAGING_MARKER: &str = ".ssfpack-staging";
 
 pub struct Staging {
@@ -44,7 +45,8 @@ impl Staging {
             .tempdir_in(&parent)
             .map_err(|e| PipelineError::io(target, plain(e)))?;
         let marker = temp.path().join(STAGING_MARKER);
-        std::fs::write(&marker, owner()).map_err(|e| PipelineError::io(&marker, e))?;
+        let owner = format!("{}{}\n", owner(), target.file_name().unwrap_or_default().to_string_lossy());
+        std::fs::write(&marker, owner).map_err(|e| PipelineError::io(&marker, e))?;
         Ok(Staging { temp, target: target.to_path_buf(), name: name.to_string(), force })
     }
 
@@ -139,6 +141,39 @@ fn host() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|h| h.trim().to_string())
         .unwrap_or_default()
+}
+
+/// Removes the staging folders that dead runs (this host, process gone) left beside `target` for
+/// presentation `name`, as [`Staging::prepare`] does; for callers that skip `target`.
+pub fn remove_stale_beside(target: &Path, name: &str) {
+    remove_stale(durable::parent_of(target), name);
+}
+
+/// Removes every staging folder for `target` (its marker names it) not owned by a live process of
+/// this host: also those of runs on other machines sharing the folder. Only for a caller that holds
+/// a lock every other writer of `target` takes (`ssfpack batch`'s per-output lock), so that no
+/// live run can own one.
+pub fn remove_abandoned(target: &Path, name: &str) {
+    let parent = durable::parent_of(target);
+    let want = target.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if !file_name.starts_with(&staging_prefix(name)) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(owner) = std::fs::read_to_string(entry.path().join(STAGING_MARKER)) else { continue };
+        let mut lines = owner.lines();
+        let mut words = lines.next().unwrap_or_default().split_whitespace();
+        let (Some(h), Some(pid)) = (words.next(), words.next().and_then(|p| p.parse::<i32>().ok())) else {
+            continue;
+        };
+        let ours = h == host() && alive(pid);
+        if lines.next() == Some(want.as_str()) && !ours {
+            tracing::debug!("removing {}, left by a run that ended (host {h})", entry.path().display());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Removes the staging folders of runs into `parent/NAME` that died (same host, process gone).
@@ -279,5 +314,25 @@ mod tests {
         let s = Staging::prepare(&root.path().join("out"), "n", false, &[]).unwrap();
         assert!(!dead.exists() && live.exists() && user.exists());
         drop(s);
+    }
+
+    #[test]
+    fn abandoned_folders_of_other_hosts_are_removed_for_their_own_target_only() {
+        let root = tempfile::tempdir().unwrap();
+        let mk = |dir: &str, owner: String| {
+            let d = root.path().join(dir);
+            std::fs::create_dir(&d).unwrap();
+            std::fs::write(d.join(STAGING_MARKER), owner).unwrap();
+            d
+        };
+        let other_host = mk(".n.ssfpack-a", "node7 12\nout\n".into());
+        let sibling = mk(".n.ssfpack-b", "node7 12\nout.mkv\n".into());
+        let live = mk(".n.ssfpack-c", format!("{}out\n", owner()));
+        let old_format = mk(".n.ssfpack-d", "node7 12\n".into());
+        remove_abandoned(&root.path().join("out"), "n");
+        assert!(!other_host.exists() && sibling.exists() && live.exists() && old_format.exists());
+        let s = Staging::prepare(&root.path().join("out"), "n", false, &[]).unwrap();
+        let marker = std::fs::read_to_string(s.path().join(STAGING_MARKER)).unwrap();
+        assert!(marker.ends_with("\nout\n"), "{marker}");
     }
 }
