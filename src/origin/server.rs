@@ -201,6 +201,9 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
 
 /// The point a URL names, or the response for why not.
 async fn live_point(state: &Arc<AppState>, pres: &url::PresentationPath) -> Result<Arc<live::Point>, Response> {
+    if let Some(p) = state.live.known(pres) {
+        return Ok(p);
+    }
     let (st, p) = (state.clone(), pres.clone());
     match tokio::task::spawn_blocking(move || st.live.point(&st.catalog, &p)).await {
         Ok(Ok(point)) => Ok(point),

@@ -119,6 +119,8 @@ impl Cidr {
 pub struct Live {
     pub config: LiveConfig,
     points: Mutex<HashMap<PathBuf, Arc<Point>>>,
+    /// Points by the URL that named them, so a request resolves no path once a point is open.
+    by_url: Mutex<HashMap<PresentationPath, Arc<Point>>>,
     pub(crate) posts: AtomicUsize,
 }
 
@@ -130,11 +132,37 @@ impl std::fmt::Debug for Live {
 
 impl Live {
     pub fn new(config: LiveConfig) -> Self {
-        Live { config, points: Mutex::new(HashMap::new()), posts: AtomicUsize::new(0) }
+        Live {
+            config,
+            points: Mutex::new(HashMap::new()),
+            by_url: Mutex::new(HashMap::new()),
+            posts: AtomicUsize::new(0),
+        }
+    }
+
+    /// The point a URL named before, if its `.isml` file is still there (no path resolution:
+    /// one `stat`).
+    pub fn known(&self, pres: &PresentationPath) -> Option<Arc<Point>> {
+        let p = self.by_url.lock().ok()?.get(pres).cloned()?;
+        p.isml.is_file().then_some(p)
     }
 
     /// The point `pres` names (its `.isml` file must exist under the root).
     pub fn point(&self, catalog: &Catalog, pres: &PresentationPath) -> Result<Arc<Point>, LiveError> {
+        if let Some(p) = self.known(pres) {
+            return Ok(p);
+        }
+        let p = self.resolve(catalog, pres)?;
+        if let Ok(mut m) = self.by_url.lock() {
+            if m.len() >= 4096 {
+                m.clear();
+            }
+            m.insert(pres.clone(), Arc::clone(&p));
+        }
+        Ok(p)
+    }
+
+    fn resolve(&self, catalog: &Catalog, pres: &PresentationPath) -> Result<Arc<Point>, LiveError> {
         let segments: Vec<String> = pres.dirs.iter().chain(std::iter::once(&pres.ism)).cloned().collect();
         let path = catalog.resolve(&segments).map_err(|_| LiveError::NotFound("no such publishing point"))?;
         if !path.is_file() {

@@ -45,11 +45,31 @@ pub struct Point {
     /// The serialized manifest of `version`, and its max-age.
     manifest_cache: Mutex<Option<(u64, Bytes, u64)>>,
     /// Final fragment answers (their tfrf will not grow any more), by (event, track, bitrate, time, info).
-    fragment_cache: Mutex<HashMap<(String, String, u32, u64, bool), Bytes>>,
+    fragment_cache: Mutex<HashMap<FragmentKey, Bytes>>,
 }
 
 /// Fragment answers kept per point before the cache is cleared (a bound on memory).
 const MAX_CACHED_FRAGMENTS: usize = 512;
+
+/// The key of a cached fragment answer: (event, track, bitrate, time, moof only).
+type FragmentKey = (String, String, u32, u64, bool);
+
+/// How to answer a fragment request.
+pub enum Plan {
+    Ready(Served),
+    Read(ReadPlan),
+}
+
+/// A fragment to read from an archive file.
+pub struct ReadPlan {
+    path: PathBuf,
+    offset: u64,
+    size: u64,
+    next: Vec<(u64, u64)>,
+    kind: TrackKind,
+    info: bool,
+    key: Option<FragmentKey>,
+}
 
 /// A fragment answer.
 pub enum Served {
@@ -181,68 +201,82 @@ impl Point {
     /// fragments are served (the newest waits for its successor): later ones are [`Served::NotYet`],
     /// unknown or outside the DVR window ones an error (404).
     pub fn fragment(&self, req: &FragmentRequest) -> Result<Served, LiveError> {
+        match self.plan_fragment(req)? {
+            Plan::Ready(s) => Ok(s),
+            Plan::Read(r) => self.read_fragment(r),
+        }
+    }
+
+    /// Decides a fragment request in memory, under the state lock (no I/O): an answer from the
+    /// cache, 412, or what to read.
+    pub fn plan_fragment(&self, req: &FragmentRequest) -> Result<Plan, LiveError> {
         let info = req.part == FragmentPart::Info;
-        let (path, offset, size, next, kind, key) = {
-            let guard = self.state.lock().map_err(|_| LiveError::Invalid("point state poisoned".into()))?;
-            let event = guard.as_ref().ok_or(LiveError::NotFound("no event"))?;
-            let track = event
-                .tracks
-                .iter()
-                .find(|t| t.info.name == req.track && t.info.bitrate == req.bitrate)
-                .ok_or(LiveError::NotFound("no such track"))?;
-            let frags = &track.fragments;
-            let Some(i) = frags.iter().position(|f| f.time == req.time) else {
-                return match frags.last() {
-                    Some(last) if req.time > last.time && !event.ended => Ok(Served::NotYet),
-                    None if !event.ended => Ok(Served::NotYet),
-                    _ => Err(LiveError::NotFound("no fragment at that time")),
-                };
+        let guard = self.state.lock().map_err(|_| LiveError::Invalid("point state poisoned".into()))?;
+        let event = guard.as_ref().ok_or(LiveError::NotFound("no event"))?;
+        let track = event
+            .tracks
+            .iter()
+            .find(|t| t.info.name == req.track && t.info.bitrate == req.bitrate)
+            .ok_or(LiveError::NotFound("no such track"))?;
+        let frags = &track.fragments;
+        let Ok(i) = frags.binary_search_by_key(&req.time, |f| f.time) else {
+            return match frags.last() {
+                Some(last) if req.time > last.time && !event.ended => Ok(Plan::Ready(Served::NotYet)),
+                None if !event.ended => Ok(Plan::Ready(Served::NotYet)),
+                _ => Err(LiveError::NotFound("no fragment at that time")),
             };
-            if i + 1 >= frags.len() && !event.ended {
-                return Ok(Served::NotYet);
-            }
-            let window = self.settings.dvr_window.saturating_mul(TIMESCALE);
-            if window > 0 && !event.ended {
-                let last = &frags[frags.len() - 1];
-                if frags[i].time + frags[i].duration + window <= last.time {
-                    return Err(LiveError::NotFound("outside the DVR window"));
-                }
-            }
-            let want = self.settings.lookahead_chunks.max(1) as usize;
-            let n = want.min(frags.len() - i - 1);
-            let key = (event.id.clone(), req.track.clone(), req.bitrate, req.time, info);
-            if let Some(b) = self.fragment_cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-                return Ok(Served::Bytes { bytes: b, kind: track.kind() });
-            }
-            // The answer is final once the tfrf is full (or the event over): only then cached.
-            let final_answer = n == want || event.ended;
-            let next: Vec<(u64, u64)> = frags[i + 1..i + 1 + n].iter().map(|f| (f.time, f.duration)).collect();
-            (
-                event.dir.join(&track.file),
-                frags[i].offset,
-                frags[i].size,
-                next,
-                track.kind(),
-                final_answer.then_some(key),
-            )
         };
-        let bytes = read_range(&path, offset, size).map_err(|e| LiveError::Invalid(e.to_string()))?;
-        let bytes = match req.part {
-            FragmentPart::Whole => bytes,
-            FragmentPart::Info => {
-                let moof_len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
-                bytes[..moof_len.min(bytes.len())].to_vec()
+        if i + 1 >= frags.len() && !event.ended {
+            return Ok(Plan::Ready(Served::NotYet));
+        }
+        // Outside the DVR window: 404. A margin of (lookahead + 4) fragments past the window the
+        // manifest lists, because a player's idea of the window lags the origin's (dash.js builds
+        // it from the fragments it fetched; a paused player more so).
+        let window = self.settings.dvr_window.saturating_mul(TIMESCALE);
+        if window > 0 && !event.ended {
+            let last = &frags[frags.len() - 1];
+            let margin = (u64::from(self.settings.lookahead_chunks) + 4) * frags[i].duration;
+            if frags[i].time + frags[i].duration + window + margin <= last.time {
+                return Err(LiveError::NotFound("outside the DVR window"));
             }
+        }
+        let want = self.settings.lookahead_chunks.max(1) as usize;
+        let n = want.min(frags.len() - i - 1);
+        let key = (event.id.clone(), req.track.clone(), req.bitrate, req.time, info);
+        if let Some(b) = self.fragment_cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(Plan::Ready(Served::Bytes { bytes: b, kind: track.kind() }));
+        }
+        // The answer is final once the tfrf is full (or the event over): only then cached.
+        let final_answer = n == want || event.ended;
+        Ok(Plan::Read(ReadPlan {
+            path: event.dir.join(&track.file),
+            offset: frags[i].offset,
+            size: frags[i].size,
+            next: frags[i + 1..i + 1 + n].iter().map(|f| (f.time, f.duration)).collect(),
+            kind: track.kind(),
+            info,
+            key: final_answer.then_some(key),
+        }))
+    }
+
+    /// Reads a planned fragment and adds its `tfrf` (blocking I/O).
+    pub fn read_fragment(&self, plan: ReadPlan) -> Result<Served, LiveError> {
+        let bytes = read_range(&plan.path, plan.offset, plan.size).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        let bytes = if plan.info {
+            let moof_len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+            bytes[..moof_len.min(bytes.len())].to_vec()
+        } else {
+            bytes
         };
         // The last fragment of an ended event has no successor: an empty tfrf says so.
-        let bytes = Bytes::from(with_tfrf(&bytes, &next).map_err(|e| LiveError::Invalid(e.to_string()))?);
-        if let (Some(key), Ok(mut cache)) = (key, self.fragment_cache.lock()) {
+        let bytes = Bytes::from(with_tfrf(&bytes, &plan.next).map_err(|e| LiveError::Invalid(e.to_string()))?);
+        if let (Some(key), Ok(mut cache)) = (plan.key, self.fragment_cache.lock()) {
             if cache.len() >= MAX_CACHED_FRAGMENTS {
                 cache.clear();
             }
             cache.insert(key, bytes.clone());
         }
-        Ok(Served::Bytes { bytes, kind })
+        Ok(Served::Bytes { bytes, kind: plan.kind })
     }
 }
 

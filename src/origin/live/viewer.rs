@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use axum::response::Response;
 
+use super::point::Plan;
 use super::{LiveError, Point, Served};
 use crate::format::TrackKind;
 use crate::origin::files::{bytes_response, set};
@@ -38,9 +39,8 @@ fn error(e: &LiveError) -> Response {
 
 /// `GET …/NAME.isml/Manifest`.
 pub async fn manifest(point: Arc<Point>, method: &Method) -> Response {
-    let found = tokio::task::spawn_blocking(move || point.manifest_xml())
-        .await
-        .unwrap_or_else(|_| Err(LiveError::Invalid("worker failed".into())));
+    // Built from memory (no I/O), once per change of the event.
+    let found = point.manifest_xml();
     match found {
         Ok(Some((xml, age))) => {
             let etag = format!("\"l{:x}\"", fnv(&xml));
@@ -53,9 +53,14 @@ pub async fn manifest(point: Arc<Point>, method: &Method) -> Response {
 
 /// `GET …/NAME.isml/QualityLevels(B)/Fragments(NAME=T)` (and `FragmentInfo`).
 pub async fn fragment(point: Arc<Point>, method: &Method, req: FragmentRequest, cache: &str) -> Response {
-    let found = tokio::task::spawn_blocking(move || point.fragment(&req))
-        .await
-        .unwrap_or_else(|_| Err(LiveError::Invalid("worker failed".into())));
+    // Decided in memory (a cached answer or 412 needs no I/O); only a read goes to a worker.
+    let found = match point.plan_fragment(&req) {
+        Ok(Plan::Ready(s)) => Ok(s),
+        Ok(Plan::Read(r)) => tokio::task::spawn_blocking(move || point.read_fragment(r))
+            .await
+            .unwrap_or_else(|_| Err(LiveError::Invalid("worker failed".into()))),
+        Err(e) => Err(e),
+    };
     match found {
         Ok(Served::Bytes { bytes, kind }) => {
             let ctype = if kind == TrackKind::Audio { "audio/mp4" } else { "video/mp4" };
