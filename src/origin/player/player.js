@@ -19,6 +19,7 @@
     manifest: null,
     point: point,
     live: false,
+    dvrWindowLength: 0,
     liveState: null,
     seekLive: seekLive,
     goLive: goLive,
@@ -59,7 +60,9 @@
     for (var i = 0; i < list.length; i++) {
       try {
         var r = await fetch(list[i], { cache: 'no-cache' });
-        if (r.ok && (await r.text()).indexOf('SmoothStreamingMedia') >= 0) {
+        var text = r.ok ? await r.text() : '';
+        if (text.indexOf('SmoothStreamingMedia') >= 0) {
+          state.dvrWindowLength = dvrWindowLength(text);
           return new URL(list[i], location.href).href;
         }
       } catch (e) { /* try the next one */ }
@@ -97,11 +100,21 @@
     return w && isFinite(w.start) && isFinite(w.end) ? w : null;
   }
 
-  // Seeks to a presentation time inside the DVR window.
+  // The live manifest's DVR window in seconds (0: unbounded, or not live).
+  function dvrWindowLength(xml) {
+    var root = /<SmoothStreamingMedia\b[^>]*>/.exec(xml);
+    var attr = function (n) { var m = root && new RegExp('\\b' + n + '="(\\d+)"').exec(root[0]); return m ? Number(m[1]) : 0; };
+    return attr('DVRWindowLength') / (attr('TimeScale') || 1e7);
+  }
+
+  // Seeks to a presentation time inside the DVR window. dash.js knows the window only from the
+  // fragments it fetched, so its start lags the origin's, which has dropped the oldest fragments
+  // by then (404): with a bounded window, keep clear of its start.
   function seekLive(t) {
     var w = dvrWindow();
     if (!w) return;
-    state.player.seekToPresentationTime(Math.min(Math.max(t, w.start), w.end));
+    var margin = state.dvrWindowLength > 0 ? Math.min(6, (w.end - w.start) / 3) : 0;
+    state.player.seekToPresentationTime(Math.min(Math.max(t, w.start + margin), w.end));
   }
 
   function goLive() {
