@@ -442,3 +442,62 @@ fn a_reconnect_resending_the_last_two_fragments_continues_the_event() {
     let line = serve.wait_for_line(|l| l.contains(" ended: "), Duration::from_secs(5)).expect("the end is logged");
     assert!(line.contains(" 4 resent"), "the 4 resent fragments were skipped: {line}");
 }
+
+/// The state the index page (`GET /`) shows for the point whose player link is `href`.
+fn index_state(addr: SocketAddr, href: &str) -> Option<String> {
+    let html = request(addr, "GET", "/", &[]).text();
+    let li = html.split("<li class=\"point\"").find(|li| li.contains(&format!("href=\"{href}\"")))?;
+    Some(li.split("data-state=\"").nth(1)?.split('"').next()?.to_string())
+}
+
+#[test]
+fn points_are_listed_with_their_state_and_have_player_pages() {
+    let tmp = tempfile::tempdir().unwrap();
+    point(tmp.path(), "Live.isml");
+    std::fs::create_dir(tmp.path().join("sub")).unwrap();
+    point(tmp.path(), "sub/Idle.isml");
+    let serve = ServeProcess::start(tmp.path(), &[]);
+    let addr = serve.addr;
+    assert_eq!(index_state(addr, "/Live.isml/player").as_deref(), Some("idle"));
+    assert_eq!(index_state(addr, "/sub/Idle.isml/player").as_deref(), Some("idle"));
+    // The player pages: the generic one and NAME.html (no such file), both told the point's state
+    // and the origin's clock; NAME.html only where a point NAME.isml exists.
+    for (path, manifest) in [("/Live.isml/player", "\"Manifest\""), ("/Live.html", "\"Live.isml/Manifest\"")] {
+        let r = request(addr, "GET", path, &[]);
+        let html = r.text();
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            html.contains("\"live\":\"idle\"") && html.contains("\"timeSource\":\"/_player/time\""),
+            "{path}: {html}"
+        );
+        assert!(html.contains(&format!("\"manifests\":[{manifest}]")), "{path}: {html}");
+    }
+    assert_eq!(request(addr, "GET", "/sub/Idle.html", &[]).status, 200);
+    assert_eq!(request(addr, "GET", "/Nope.html", &[]).status, 404);
+    assert_eq!(request(addr, "GET", "/sub/Live.html", &[]).status, 404);
+    // A file NAME.html wins over the generated page.
+    std::fs::write(tmp.path().join("Live.html"), "mine").unwrap();
+    assert_eq!(request(addr, "GET", "/Live.html", &[]).text(), "mine");
+    // The clock dash.js synchronises with: ISO 8601 UTC with milliseconds, never cached.
+    let utc_hour = || Command::new("date").args(["-u", "+%Y-%m-%dT%H"]).output().unwrap().stdout[..13].to_vec();
+    let before = utc_hour();
+    let r = request(addr, "GET", "/_player/time", &[]);
+    let after = utc_hour();
+    let t = r.text();
+    assert_eq!((r.status, r.header("cache-control")), (200, Some("no-store")));
+    assert!(t.len() == 24 && t.ends_with('Z') && t.as_bytes()[10] == b'T' && t.as_bytes()[19] == b'.', "{t}");
+    let hour = &t.as_bytes()[..13];
+    assert!(hour == before.as_slice() || hour == after.as_slice(), "{t} is not now");
+
+    let mut ff = push(addr, "/Live.isml/Streams(s1)");
+    wait_for_chunks(addr, "/Live.isml/Manifest", 1, 30);
+    assert_eq!(index_state(addr, "/Live.isml/player").as_deref(), Some("live"));
+    assert!(request(addr, "GET", "/Live.isml/player", &[]).text().contains("\"live\":\"live\""));
+    assert!(wait_exit(&mut ff, 40).success());
+    let end = Instant::now() + Duration::from_secs(10);
+    while index_state(addr, "/Live.isml/player").as_deref() != Some("stopped") {
+        assert!(Instant::now() < end, "the index never showed the point stopped");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(index_state(addr, "/sub/Idle.isml/player").as_deref(), Some("idle"));
+}

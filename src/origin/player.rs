@@ -6,6 +6,8 @@
 //! `--player-js-base URL`, else `/_player/dashjs/…` served from a local `node_modules/dashjs/dist`
 //! (`--player-js-dir`, or found under `tests/browser/` or `./node_modules`), else [`DEFAULT_JS_BASE`].
 
+pub mod live;
+
 use std::path::{Path, PathBuf};
 
 use super::catalog::{regular_file_stamp, CatalogError, Stamp};
@@ -121,7 +123,11 @@ pub struct Page<'a> {
 
 /// Renders a self-contained player page (the CSS and JS are inlined, so `NAME.html` is one file).
 pub fn render_page(page: &Page<'_>) -> String {
-    let config = serde_json::json!({ "jsBase": page.js_base, "manifests": page.manifests });
+    render_with(page, &serde_json::json!({ "jsBase": page.js_base, "manifests": page.manifests }))
+}
+
+/// Renders the page with `config` as the player's configuration (`window.ssfpack`'s input).
+fn render_with(page: &Page<'_>, config: &serde_json::Value) -> String {
     // JSON inside <script>: escape '<' so no "</script>" can close the element early.
     let config = config.to_string().replace('<', "\\u003c");
     PAGE.replace("{{CSS}}", PLAYER_CSS)
@@ -149,8 +155,9 @@ pub fn is_own_page(path: &Path) -> bool {
     })
 }
 
-/// The `GET /` page: every presentation with links to its player and manifest.
-pub fn render_index(list: &[PresentationPath]) -> String {
+/// The `GET /` page: every presentation with links to its player and manifest, then `more` (HTML:
+/// the live points, [`live::render_points`]).
+pub fn render_index(list: &[PresentationPath], more: &str) -> String {
     let mut items = String::new();
     for p in list {
         let url = p.url_path();
@@ -164,7 +171,7 @@ pub fn render_index(list: &[PresentationPath]) -> String {
         items.push_str("<li>No presentations (<code>*.ism</code>) found.</li>\n");
     }
     format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ssfpack</title>\n<style>\n{PLAYER_CSS}</style>\n</head>\n<body>\n<main>\n<h1>Presentations</h1>\n<ul class=\"list\">\n{items}</ul>\n<p class=\"small\">ssfpack {} · Smooth Streaming origin</p>\n</main>\n</body>\n</html>\n",
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ssfpack</title>\n<style>\n{PLAYER_CSS}</style>\n</head>\n<body>\n<main>\n<h1>Presentations</h1>\n<ul class=\"list\">\n{items}</ul>\n{more}<p class=\"small\">ssfpack {} · Smooth Streaming origin</p>\n</main>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -202,7 +209,7 @@ mod tests {
     #[test]
     fn index_links() {
         let list = [PresentationPath { dirs: vec!["a b".into()], ism: "m.ism".into() }];
-        let html = render_index(&list);
+        let html = render_index(&list, "");
         assert!(html.contains("href=\"/a%20b/m.ism/player\""), "{html}");
         assert!(html.contains(">a b/m.ism</a>"));
     }

@@ -129,17 +129,7 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     match route {
         Route::Index => index(&state, &method).await,
         Route::PlayerAsset(segments) => player_asset(&state, &method, &headers, segments).await,
-        Route::Player(pres) if pres.is_live() => match live_point(&state, &pres).await {
-            Ok(_) => html_response(
-                &method,
-                player::render_page(&player::Page {
-                    title: pres.name(),
-                    manifests: &["Manifest".to_string()],
-                    js_base: state.player.js_base(),
-                }),
-            ),
-            Err(r) => r,
-        },
+        Route::Player(pres) if pres.is_live() => live_page(&state, &method, &pres, "Manifest").await,
         Route::Player(pres) => {
             let st = state.clone();
             let p = pres.clone();
@@ -193,9 +183,37 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
                     let ctype = files::content_type(file_name);
                     files::file_response(&method, &headers, &path, stamp, ctype).await
                 }
+                // No such file: `NAME.html` is the page of a point `NAME.isml`, if there is one.
+                Err(CatalogError::NotFound(what)) => match point_page_name(&uri) {
+                    Some((pres, manifest)) => live_page(&state, &method, &pres, &manifest).await,
+                    None => catalog_error(&CatalogError::NotFound(what)),
+                },
                 Err(e) => catalog_error(&e),
             }
         }
+    }
+}
+
+/// `…/NAME.html` → the point `…/NAME.isml` it would be the page of, and its manifest URL relative
+/// to the page.
+fn point_page_name(uri: &axum::http::Uri) -> Option<(url::PresentationPath, String)> {
+    let Ok(Route::File(mut segments)) = url::parse(uri.path()) else { return None };
+    let last = segments.pop()?;
+    let name = last.strip_suffix(".html").filter(|n| !n.is_empty())?;
+    let ism = format!("{name}.isml");
+    let manifest = format!("{}/Manifest", url::encode_segment(&ism));
+    Some((url::PresentationPath { dirs: segments, ism }, manifest))
+}
+
+/// The player page of a point (404 when there is no such point).
+async fn live_page(state: &Arc<AppState>, method: &Method, pres: &url::PresentationPath, manifest: &str) -> Response {
+    match live_point(state, pres).await {
+        Ok(point) => {
+            let manifests = [manifest.to_string()];
+            let page = player::Page { title: pres.name(), manifests: &manifests, js_base: state.player.js_base() };
+            html_response(method, player::live::render_live_page(&page, point.status()))
+        }
+        Err(r) => r,
     }
 }
 
@@ -263,14 +281,19 @@ async fn fragment(
 
 async fn index(state: &Arc<AppState>, method: &Method) -> Response {
     let st = state.clone();
-    match blocking(move || Ok(st.catalog.list())).await {
-        Ok(list) => html_response(method, player::render_index(&list)),
+    match blocking(move || Ok((st.catalog.list(), st.live.list(&st.catalog)))).await {
+        Ok((list, points)) => html_response(method, player::render_index(&list, &player::live::render_points(&points))),
         Err(e) => catalog_error(&e),
     }
 }
 
 async fn player_asset(state: &Arc<AppState>, method: &Method, headers: &HeaderMap, segments: Vec<String>) -> Response {
     if let [name] = segments.as_slice() {
+        if format!("/{}/{name}", url::PLAYER_PREFIX) == player::live::TIME_PATH {
+            let now = player::live::now_iso();
+            let etag = format!("\"{now}\"");
+            return bytes_response(method, now.into_bytes(), "text/plain; charset=utf-8", &etag, "no-store", None);
+        }
         if let Some((body, ctype)) = player::embedded_asset(name) {
             let etag = format!("\"{}-{:x}\"", env!("CARGO_PKG_VERSION"), body.len());
             if not_modified(headers, &etag, None) {

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Browser tests: package a generated 30 s clip with a 3-rung ladder, serve it with `ssfpack serve` and,
 # split, with a plain static server (python3 -m http.server), then play both with dash.js 5 and Shaka
-# 4.16 in Debian's chromium (playwright-core). Prints "N passed, M failed"; non-zero exit on failure.
+# 4.16 in Debian's chromium (playwright-core) (playback.test.mjs). Live (live.test.mjs): FFmpeg
+# encodes a generated source in real time and pushes it (`-f ismv`) to a publishing point of the same
+# `ssfpack serve` from the start, so the event is long enough to seek back in by the time it is played
+# with dash.js. Prints one closing line "N passed, M failed" for both; non-zero exit on failure.
 # Screenshots: target/browser-screenshots/. Set ONLY=<title part> to run one scenario.
 # The binary is the dev build that `cargo test` already made (packaging this clip takes as long as with
 # a release build, and a fresh release build alone would take most of the time budget);
@@ -52,6 +55,9 @@ cp "$here/shaka.html" "$work/static/shaka.html"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 origin_port=$(free_port)
 static_port=$(free_port)
+# Live: a point to push to and one nobody pushes to.
+"$bin" live create "$work/origin/live.isml" >/dev/null || fail "live create failed"
+"$bin" live create "$work/origin/idle.isml" >/dev/null || fail "live create failed"
 "$bin" serve "$work/origin" --addr "127.0.0.1:$origin_port" \
   --player-js-dir "$here/node_modules/dashjs/dist" --access-log "$work/access.log" 2>"$work/serve.log" &
 pids+=($!)
@@ -62,10 +68,49 @@ for url in "http://127.0.0.1:$origin_port/" "http://127.0.0.1:$static_port/shaka
   curl -sf -o /dev/null "$url" || { cat "$work/serve.log" >&2; fail "server at $url did not start"; }
 done
 
+# The encoder: 480x270 25 fps with 2 s GOPs + AAC, encoded as it is pushed (-re), for at most
+# $live_secs s (the whole suite takes less; cleanup stops it).
+live_secs=300
+ffmpeg -nostdin -hide_banner -loglevel error -re \
+  -f lavfi -i "testsrc2=s=480x270:r=25:d=$live_secs" -f lavfi -i "sine=frequency=440:sample_rate=48000:d=$live_secs" \
+  -c:v libx264 -preset ultrafast -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p -b:v 600k \
+  -c:a aac -b:a 96k -movflags isml+frag_keyframe -f ismv \
+  "http://127.0.0.1:$origin_port/live.isml/Streams(s1)" 2>"$work/push.log" &
+pids+=($!)
+
 mkdir -p "$repo/target/browser-screenshots"
 status=0
-(cd "$here" && ORIGIN_URL="http://127.0.0.1:$origin_port" STATIC_URL="http://127.0.0.1:$static_port" \
-  SCREENSHOT_DIR="$repo/target/browser-screenshots" PRESENTATION=clip node playback.test.mjs) || status=$?
+passed=0
+failed=0
+# Runs one test file, shows its lines but its closing one, and adds that to the totals (a file that
+# ends without one counts as one failure).
+run_tests() {
+  local out="$work/$1.out" rc=0
+  (cd "$here" && ORIGIN_URL="http://127.0.0.1:$origin_port" STATIC_URL="http://127.0.0.1:$static_port" \
+    SCREENSHOT_DIR="$repo/target/browser-screenshots" PRESENTATION=clip LIVE_POINT=live IDLE_POINT=idle \
+    timeout 240 node "$1") >"$out" 2>&1 || rc=$?
+  grep -Ev '^[0-9]+ passed, [0-9]+ failed$' "$out" || true
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1 || true)
+  if [ -n "$line" ]; then
+    passed=$((passed + ${line%% passed*}))
+    line=${line#*passed, }
+    failed=$((failed + ${line%% failed*}))
+  else
+    echo "browser tests: $1 ended without a closing line (exit $rc)" >&2
+    failed=$((failed + 1))
+  fi
+  [ "$rc" -eq 0 ] || status=1
+}
+run_tests playback.test.mjs
+run_tests live.test.mjs
+if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+  echo "the live push ended early:" >&2
+  cat "$work/push.log" >&2
+fi
 echo "origin access log: $(wc -l <"$work/access.log") requests; $(grep -c '" 200 ' "$work/access.log" || true) answered 200" >&2
-grep -v '" 200 ' "$work/access.log" | sed 's/^/  not 200: /' | head -5 >&2 || true
+grep -v '" 200 ' "$work/access.log" | grep -v ' "POST ' | sed 's/^/  not 200: /' | head -5 >&2 || true
+echo "live fragment answers: $(grep -c 'isml/QualityLevels.*" 200 ' "$work/access.log" || true) × 200, $(grep -c 'isml/QualityLevels.*" 412 ' "$work/access.log" || true) × 412, $(grep -c 'isml/QualityLevels.*" 404 ' "$work/access.log" || true) × 404" >&2
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] || status=1
 exit $status

@@ -182,9 +182,49 @@ impl Live {
         Ok(p)
     }
 
+    /// Every point (`*.isml`) under the root, sorted, with its state (`None`: the file is not a
+    /// usable point). Same walk rules as [`Catalog::list`]: hidden entries and symlinks leading
+    /// outside are skipped, at most [`MAX_LIST_DEPTH`] folders deep.
+    pub fn list(&self, catalog: &Catalog) -> Vec<(PresentationPath, Option<Status>)> {
+        let mut found = Vec::new();
+        walk(catalog, catalog.root(), &mut Vec::new(), &mut found);
+        found.sort_by(|a, b| (&a.0.dirs, &a.0.ism).cmp(&(&b.0.dirs, &b.0.ism)));
+        found
+            .into_iter()
+            .map(|(pres, path)| {
+                let status = self.point_at(&path).map(|p| p.status());
+                if let Err(e) = &status {
+                    tracing::debug!("{}: not a usable point: {e}", path.display());
+                }
+                (pres, status.ok())
+            })
+            .collect()
+    }
+
     /// Whether `ip` may push (before the token, if any, is checked).
     pub fn address_allowed(&self, ip: IpAddr) -> bool {
         ip.to_canonical().is_loopback() || self.config.allow.iter().any(|c| c.contains(ip))
+    }
+}
+
+/// How deep [`Live::list`] looks for points.
+pub const MAX_LIST_DEPTH: usize = 8;
+
+fn walk(catalog: &Catalog, dir: &Path, rel: &mut Vec<String>, out: &mut Vec<(PresentationPath, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten().take(10_000) {
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let Ok(real) = catalog.contain(&entry.path()) else { continue };
+        if real.is_dir() && rel.len() < MAX_LIST_DEPTH && real != catalog.root() {
+            rel.push(name);
+            walk(catalog, &real, rel, out);
+            rel.pop();
+        } else if real.is_file() && name.len() > 5 && name.to_ascii_lowercase().ends_with(".isml") {
+            out.push((PresentationPath { dirs: rel.clone(), ism: name }, real));
+        }
     }
 }
 

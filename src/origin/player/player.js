@@ -7,9 +7,22 @@
   var select = document.getElementById('quality');
   var statusEl = document.getElementById('status');
   var errorEl = document.getElementById('error');
+  var liveEl = document.getElementById('live');
+  var liveStateEl = document.getElementById('live-state');
+  var dvrBar = document.getElementById('dvr-bar');
+  var dvr = document.getElementById('dvr');
+  // A publishing point's page says so ('idle', 'live' or 'stopped': the point's state when the page
+  // was served); whether the stream plays live is what dash.js detects from the manifest.
+  var point = config.live || null;
   var state = {
     ready: false,
     manifest: null,
+    point: point,
+    live: false,
+    dvrWindowLength: 0,
+    liveState: null,
+    seekLive: seekLive,
+    goLive: goLive,
     errors: [],
     representations: [],
     rendered: null,
@@ -47,12 +60,85 @@
     for (var i = 0; i < list.length; i++) {
       try {
         var r = await fetch(list[i], { cache: 'no-cache' });
-        if (r.ok && (await r.text()).indexOf('SmoothStreamingMedia') >= 0) {
+        var text = r.ok ? await r.text() : '';
+        if (text.indexOf('SmoothStreamingMedia') >= 0) {
+          state.dvrWindowLength = dvrWindowLength(text);
           return new URL(list[i], location.href).href;
         }
       } catch (e) { /* try the next one */ }
     }
     throw new Error('no Smooth Streaming manifest at ' + list.join(' or ') + ' (pages must be served over HTTP)');
+  }
+
+  // A point has no manifest until its encoder has pushed a few fragments: wait for it (every 2 s,
+  // for at most an hour), saying so.
+  async function waitForManifest() {
+    var end = Date.now() + 3600 * 1000;
+    for (;;) {
+      try {
+        return await findManifest();
+      } catch (e) {
+        if (!point || Date.now() > end) throw e;
+        statusEl.textContent = 'waiting for the encoder (point ' + point + ')…';
+        await new Promise(function (r) { setTimeout(r, 2000); });
+      }
+    }
+  }
+
+  // dash.js synchronises its clock for live streams with time.akamai.com unless told otherwise: use
+  // the origin's clock (a point's page names it), else the Date header of the manifest's server.
+  function timingSource(manifestUrl) {
+    if (config.timeSource) {
+      return { scheme: 'urn:mpeg:dash:utc:http-xsdate:2014', value: new URL(config.timeSource, location.href).href };
+    }
+    return { scheme: 'urn:mpeg:dash:utc:http-head:2014', value: manifestUrl };
+  }
+
+  // The DVR window, in presentation seconds (the video element's time).
+  function dvrWindow() {
+    var w = state.player && state.player.getDvrWindow();
+    return w && isFinite(w.start) && isFinite(w.end) ? w : null;
+  }
+
+  // The live manifest's DVR window in seconds (0: unbounded, or not live).
+  function dvrWindowLength(xml) {
+    var root = /<SmoothStreamingMedia\b[^>]*>/.exec(xml);
+    var attr = function (n) { var m = root && new RegExp('\\b' + n + '="(\\d+)"').exec(root[0]); return m ? Number(m[1]) : 0; };
+    return attr('DVRWindowLength') / (attr('TimeScale') || 1e7);
+  }
+
+  // Seeks to a presentation time inside the DVR window. dash.js knows the window only from the
+  // fragments it fetched, so its start lags the origin's, which has dropped the oldest fragments
+  // by then (404): with a bounded window, keep clear of its start.
+  function seekLive(t) {
+    var w = dvrWindow();
+    if (!w) return;
+    var margin = state.dvrWindowLength > 0 ? Math.min(6, (w.end - w.start) / 3) : 0;
+    state.player.seekToPresentationTime(Math.min(Math.max(t, w.start + margin), w.end));
+  }
+
+  function goLive() {
+    if (state.player) state.player.seekToOriginalLive();
+    if (video.paused) video.play().catch(function () {});
+  }
+
+  function showLive() {
+    if (!state.live) return;
+    var w = dvrWindow();
+    if (!w) return;
+    var behind = Math.max(0, w.end - video.currentTime);
+    // dash.js plays a target delay (4 fragments) behind the newest fragment it knows of.
+    var target = state.player.getTargetLiveDelay() || 8;
+    var s = video.paused ? 'paused' : video.seeking ? 'seeking' : behind <= target + 4 ? 'live edge' : 'behind';
+    state.liveState = s;
+    liveEl.classList.toggle('behind', s !== 'live edge');
+    liveStateEl.textContent = (s === 'live edge' ? 'at the live edge' : s === 'behind' ? behind.toFixed(0) + ' s behind live' : s) +
+      (point ? ' · point ' + point : '');
+    if (document.activeElement !== dvr) {
+      dvr.min = String(w.start);
+      dvr.max = String(w.end);
+      dvr.value = String(video.currentTime);
+    }
   }
 
   function describe(rep) {
@@ -98,14 +184,17 @@
         buffered = video.buffered.end(i) - video.currentTime;
       }
     }
+    var w = state.live && dvrWindow();
+    var span = w ? 'DVR ' + fmt(w.start) + '–' + fmt(w.end) : fmt(video.duration);
     statusEl.textContent = (video.videoWidth ? video.videoWidth + '×' + video.videoHeight : '–') +
-      ' · ' + (r ? kbps(r.bandwidth) : '–') + ' · ' + fmt(video.currentTime) + ' / ' + fmt(video.duration) +
+      ' · ' + (r ? kbps(r.bandwidth) : '–') + ' · ' + fmt(video.currentTime) + ' / ' + span +
       ' · buffer ' + buffered.toFixed(1) + ' s';
+    showLive();
   }
 
   async function start() {
     document.getElementById('js-base').textContent = jsBase();
-    var url = await findManifest();
+    var url = await waitForManifest();
     state.manifest = url;
     var link = document.getElementById('manifest-link');
     link.href = url;
@@ -115,18 +204,28 @@
     if (!window.dashjs) throw new Error('dash.js did not load from ' + jsBase());
     var player = dashjs.MediaPlayer().create();
     state.player = player;
+    player.updateSettings({ streaming: { utcSynchronization: { defaultTimingSource: timingSource(url) } } });
     var ev = dashjs.MediaPlayer.events;
     player.on(ev.ERROR, function (e) {
       var err = e && e.error;
       fail('dash.js error' + (err ? ' ' + err.code + ': ' + err.message : ''));
     });
     player.on(ev.PLAYBACK_ERROR, function (e) { fail('playback error: ' + (e && e.error)); });
-    player.on(ev.STREAM_INITIALIZED, function () { fillMenu(); state.ready = true; showStatus(); });
+    player.on(ev.STREAM_INITIALIZED, function () {
+      state.live = player.isDynamic();
+      liveEl.hidden = liveStateEl.hidden = dvrBar.hidden = !state.live;
+      fillMenu();
+      state.ready = true;
+      showStatus();
+    });
     player.on(ev.QUALITY_CHANGE_RENDERED, function (e) {
       if (e.mediaType === 'video') { state.rendered = describe(e.newRepresentation); showStatus(); }
     });
     select.addEventListener('change', function () { selectQuality(select.value); });
-    ['timeupdate', 'resize', 'progress', 'seeked'].forEach(function (n) { video.addEventListener(n, showStatus); });
+    dvr.addEventListener('change', function () { seekLive(Number(dvr.value)); dvr.blur(); });
+    document.getElementById('go-live').addEventListener('click', goLive);
+    liveEl.addEventListener('click', goLive);
+    ['timeupdate', 'resize', 'progress', 'seeked', 'seeking', 'pause', 'play'].forEach(function (n) { video.addEventListener(n, showStatus); });
     video.addEventListener('error', function () {
       fail('media error ' + (video.error ? video.error.code + ' ' + video.error.message : ''));
     });

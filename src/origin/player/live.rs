@@ -1,0 +1,108 @@
+//! The live side of the player pages: the page of a publishing point (`…/NAME.isml/player`, and
+//! `…/NAME.html` when no such file exists), the "Live" section of the index page, and the clock
+//! players synchronise with (`/_player/time`).
+//!
+//! dash.js synchronises its clock for live streams with `time.akamai.com` unless told otherwise; a
+//! point's page points it at [`TIME_PATH`] on the origin instead (an `http-xsdate` source), so live
+//! playback never depends on a third-party host.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{escape_html, render_with, Page};
+use crate::origin::live::Status;
+use crate::origin::url::PresentationPath;
+
+/// The origin's clock, as dash.js's `urn:mpeg:dash:utc:http-xsdate:2014` source reads it.
+pub const TIME_PATH: &str = "/_player/time";
+
+/// The name of a point's state, as pages and the index show it.
+pub fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Idle => "idle",
+        Status::Live => "live",
+        Status::Stopped => "stopped",
+    }
+}
+
+/// A player page for a publishing point: the generic page, told that the point is live (it shows
+/// LIVE, the state and a DVR seek bar, waits for the encoder while the point is idle) and which
+/// clock to synchronise with.
+pub fn render_live_page(page: &Page<'_>, status: Status) -> String {
+    let config = serde_json::json!({
+        "jsBase": page.js_base,
+        "manifests": page.manifests,
+        "live": status_name(status),
+        "timeSource": TIME_PATH,
+    });
+    render_with(page, &config)
+}
+
+/// The index page's list of points with their state; empty when there are none.
+pub fn render_points(points: &[(PresentationPath, Option<Status>)]) -> String {
+    if points.is_empty() {
+        return String::new();
+    }
+    let mut items = String::new();
+    for (p, status) in points {
+        let url = p.url_path();
+        let label = p.dirs.iter().chain(std::iter::once(&p.ism)).cloned().collect::<Vec<_>>().join("/");
+        let state = status.map_or("unusable", status_name);
+        items.push_str(&format!(
+            "<li class=\"point\" data-state=\"{state}\"><a class=\"play\" href=\"/{url}/player\">{}</a> · <span class=\"state state-{state}\">{state}</span> · <a href=\"/{url}/Manifest\">Manifest</a></li>\n",
+            escape_html(&label)
+        ));
+    }
+    format!("<h1>Live publishing points</h1>\n<ul class=\"list\" id=\"points\">\n{items}</ul>\n")
+}
+
+/// Now, as `2026-12-01T09:30:12.345Z`.
+pub fn now_iso() -> String {
+    iso(SystemTime::now())
+}
+
+fn iso(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (secs, ms) = (d.as_secs(), d.subsec_millis());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn clock_format() {
+        assert_eq!(iso(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_796_117_412_345);
+        assert_eq!(iso(t), "2026-12-01T09:30:12.345Z");
+        assert_eq!(iso(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn live_page_and_points() {
+        let m = ["Manifest".to_string()];
+        let html = render_live_page(&Page { title: "ev", manifests: &m, js_base: "/js/" }, Status::Idle);
+        assert!(html.contains(r#""live":"idle""#) && html.contains(r#""timeSource":"/_player/time""#), "{html}");
+        let p = PresentationPath { dirs: vec!["a b".into()], ism: "x<.isml".into() };
+        let list = render_points(&[(p, Some(Status::Live))]);
+        assert!(list.contains("href=\"/a%20b/") && !list.contains("x<"), "{list}");
+        assert!(list.contains(">a b/x&lt;.isml</a>") && list.contains("data-state=\"live\""), "{list}");
+        assert!(render_points(&[]).is_empty());
+    }
+}
