@@ -9,6 +9,14 @@ use clap::Args;
 use crate::format::check::{check_path, Report};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = examples_help!("ssfpack check MyStaticFolder", "ssfpack check Out/Manifest --json | jq '.[0].violations'"),
+    after_long_help = long_examples_help!(
+        "ssfpack check MyStaticFolder",
+        "ssfpack check MyStaticFolder/input.ism",
+        "ssfpack check Out/Manifest --json | jq '.[0].violations'",
+    )
+)]
 pub struct CheckArgs {
     /// A presentation folder, a `.ism` file, or a pre-split `Manifest` file.
     pub path: PathBuf,
@@ -18,6 +26,15 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = examples_help!("ssfpack dump Out/input_1500k.ismv --depth 2", "ssfpack dump Out/input_audio.isma --json"),
+    after_long_help = long_examples_help!(
+        "ssfpack dump Out/input_1500k.ismv",
+        "ssfpack dump Out/input_1500k.ismv --depth 2",
+        "ssfpack dump 'Out/QualityLevels(1500000)/Fragments(video=0)'",
+        "ssfpack dump Out/input_audio.isma --json | jq '.boxes[].type'",
+    )
+)]
 pub struct DumpArgs {
     /// A fragmented MP4 file (`.ismv`, `.isma`, a pre-split fragment).
     pub file: PathBuf,

@@ -12,13 +12,14 @@ use crate::pipeline::{self, PackageOptions, PipelineError, Summary};
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
     /// Replace an existing output folder (only once the new presentation is complete).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub force: bool,
-    /// No progress bars and no summary.
-    #[arg(short, long)]
+    /// No progress bars and no summary (warnings are still printed).
+    #[arg(short, long, help_heading = "Progress and reports")]
     pub quiet: bool,
-    /// Print a machine-readable summary (rungs, files, sizes, duration, elapsed, speed) on stdout.
-    #[arg(long)]
+    /// Print a machine-readable summary on stdout (schema in the README); progress bars still go
+    /// to stderr when it is a terminal, unless --quiet.
+    #[arg(long, help_heading = "Progress and reports")]
     pub json: bool,
 }
 

@@ -14,6 +14,19 @@ use crate::origin::{self, AccessLogTarget, Limits, PlayerConfig, ServeConfig};
 const GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = examples_help!(
+        "ssfpack serve MyStaticFolder            # then open http://127.0.0.1:8080/",
+        "ssfpack serve /srv/media --addr 0.0.0.0:80 --access-log /var/log/ssfpack.log",
+    ),
+    after_long_help = long_examples_help!(
+        "ssfpack serve MyStaticFolder            # then open http://127.0.0.1:8080/",
+        "ssfpack serve /srv/media --addr 0.0.0.0:80 --access-log /var/log/ssfpack.log",
+        "ssfpack serve Out --player-js-dir node_modules/dashjs/dist   # player pages work offline",
+        "# any Smooth Streaming manifest in the server's player page:",
+        "#   http://127.0.0.1:8080/_player/?manifest=http://host/Movie.ism/Manifest",
+    )
+)]
 pub struct ServeArgs {
     /// Folder whose presentations (`*.ism`, any depth) are served, with IIS URL semantics.
     pub dir: PathBuf,

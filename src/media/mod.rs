@@ -7,6 +7,7 @@ pub mod demux;
 mod error;
 pub mod input;
 pub mod scale;
+pub mod versions;
 pub mod x264;
 
 pub use error::MediaError;
