@@ -105,11 +105,13 @@ fn print_summary(s: &Summary, verb: &str) {
     );
     for r in &s.rungs {
         println!(
-            "  {:<28} {:>5}x{:<5} {:>6}k  {:>4} fragments  {:>9} bytes{}",
+            "  {:<28} {:>5}x{:<5} {:>6}k (avg {}k, peak {}k)  {:>4} fragments  {:>9} bytes{}",
             r.file,
             r.width,
             r.height,
             r.bitrate / 1000,
+            r.average_bitrate.div_ceil(1000),
+            r.peak_bitrate.div_ceil(1000),
             r.fragments,
             r.bytes,
             match r.lanes {

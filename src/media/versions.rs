@@ -14,15 +14,21 @@ fn dotted(v: u32) -> String {
 
 /// One line per library: `libavcodec 59.37.100`, …, then `libx264 core 164 r3095 baa2fc3`.
 pub fn describe() -> Vec<String> {
-    let mut lines = vec![
-        format!("libavutil {}", dotted(ff::util::version())),
-        format!("libavcodec {}", dotted(ff::codec::version())),
-        format!("libavformat {}", dotted(ff::format::version())),
-        format!("libswscale {}", dotted(ff::software::scaling::version())),
-        format!("libswresample {}", dotted(ff::software::resampling::version())),
+    tools().into_iter().filter(|(name, _)| name != "ssfpack").map(|(name, v)| format!("{name} {v}")).collect()
+}
+
+/// (name, version) of ssfpack, each FFmpeg library and libx264 (`none` without one).
+pub fn tools() -> Vec<(String, String)> {
+    let mut tools = vec![
+        ("ssfpack", env!("CARGO_PKG_VERSION").to_string()),
+        ("libavutil", dotted(ff::util::version())),
+        ("libavcodec", dotted(ff::codec::version())),
+        ("libavformat", dotted(ff::format::version())),
+        ("libswscale", dotted(ff::software::scaling::version())),
+        ("libswresample", dotted(ff::software::resampling::version())),
     ];
-    lines.push(format!("libx264 {}", x264_build().unwrap_or_else(|| "not available in this FFmpeg build".into())));
-    lines
+    tools.push(("libx264", x264_build().unwrap_or_else(|| "not available in this FFmpeg build".into())));
+    tools.into_iter().map(|(n, v)| (n.to_string(), v)).collect()
 }
 
 /// x264's own identification (`core 164 r3095 baa2fc3`), read from the SEI it writes into the
@@ -36,6 +42,7 @@ pub fn x264_build() -> Option<String> {
         preset: "ultrafast".into(),
         keyint: 50,
         frame_rate: Ratio::new(25, 1),
+        vbv_init: H264Settings::vbv_init_for_lanes(1),
     };
     let mut enc = H264Encoder::open(&settings, "x264 version probe").ok()?;
     // FFmpeg's libx264 wrapper keeps x264's SEI out of the extradata and sends it with the first

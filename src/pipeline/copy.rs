@@ -196,7 +196,7 @@ pub fn run(
     let inputs: Vec<String> = opts.inputs.iter().map(|p| p.display().to_string()).collect();
     let summary = Summary::build(
         inputs.join(" "),
-        opts.output.display().to_string(),
+        super::summary::absolute(&opts.output),
         &name,
         opts.fragment_duration as f64 / TIMESCALE as f64,
         staging.path(),

@@ -248,7 +248,7 @@ pub fn package(
     finish(staging.path(), &name).map_err(|source| PipelineError::Finish { context: name.clone(), source })?;
     let mut summary = Summary::build(
         opts.input.display().to_string(),
-        opts.output.display().to_string(),
+        summary::absolute(&opts.output),
         &name,
         opts.fragment_duration,
         staging.path(),
@@ -258,10 +258,51 @@ pub fn package(
     );
     for rung in &mut summary.rungs {
         rung.lanes = lanes.iter().find(|(file, _)| *file == rung.file).map(|&(_, n)| n);
+        if rung.average_bitrate > u64::from(rung.bitrate) {
+            report.warn(&format!(
+                "{}: averages {}k, above the {}k its manifest declares (the source needs more bits than \
+                 the rung allows: give it a higher bitrate or a smaller size)",
+                rung.file,
+                rung.average_bitrate.div_ceil(1000),
+                rung.bitrate / 1000
+            ));
+        }
     }
+    summary.source = Some(describe_source(source.duration(), video_info.as_ref(), &audio_infos));
     summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
+}
+
+fn describe_source(duration: Option<f64>, video: Option<&VideoInfo>, audio: &[AudioInfo]) -> summary::SourceSummary {
+    summary::SourceSummary {
+        duration,
+        video: video.map(|v| {
+            let (display_width, display_height) =
+                ladder::display_size(v.width, v.height, v.sample_aspect.map(|r| (r.num, r.den)), v.rotation);
+            summary::SourceVideo {
+                codec: v.codec.clone(),
+                width: v.width,
+                height: v.height,
+                display_width,
+                display_height,
+                rotation: v.rotation,
+                frame_rate: v
+                    .frame_rate
+                    .filter(|r| r.num > 0 && r.den > 0)
+                    .map(|r| (r.num as f64 / r.den as f64 * 1000.0).round() / 1000.0),
+            }
+        }),
+        audio: audio
+            .iter()
+            .map(|a| summary::SourceAudio {
+                codec: a.codec.clone(),
+                sample_rate: a.sample_rate,
+                channels: a.channels,
+                language: a.language.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// Refuses, before anything is created, an input that is missing, not a regular file, or empty.
@@ -368,6 +409,7 @@ fn rung_jobs(
                     preset: opts.x264_preset.clone(),
                     keyint: 2 * per_fragment,
                     frame_rate: rate,
+                    vbv_init: H264Settings::vbv_init_for_lanes(lanes),
                 },
                 rung,
                 fragment,
