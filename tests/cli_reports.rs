@@ -96,3 +96,54 @@ fn a_rung_that_cannot_keep_its_bitrate_is_a_warning() {
         "{warnings:?}"
     );
 }
+
+/// Runs `cmd` under a pseudo-terminal (util-linux `script`): what the terminal showed, colours and
+/// cursor movements removed, one line per redraw.
+fn on_a_terminal(cmd: &str) -> String {
+    let o = std::process::Command::new("script").args(["-qec", cmd, "/dev/null"]).output().unwrap();
+    let raw = String::from_utf8_lossy(&o.stdout).replace('\r', "\n");
+    let mut out = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                while let Some(x) = chars.next() {
+                    if x.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn progress_bars_have_units_and_no_estimate_before_there_is_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_ssfpack");
+    let input = testdata("sample.mp4");
+    let job = |out: &str, extra: &str| {
+        format!(
+            "{bin} {} -o {} --ladder 160x90@100k --x264-preset ultrafast {extra}",
+            input.display(),
+            dir.path().join(out).display()
+        )
+    };
+    let screen = on_a_terminal(&job("a", ""));
+    let rung = screen.lines().find(|l| l.contains("sample_100k.ismv [")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(rung.contains("/250") && rung.split_whitespace().any(|w| w == "frames"), "{rung}");
+    assert!(screen.contains("sample_audio.isma [") && screen.contains(" AAC frames"), "{screen}");
+    assert!(!screen.contains("ETA 0s"), "{screen}");
+    assert!(!screen.lines().any(|l| l.contains("overall") && l.contains(" 0%") && l.contains("ETA")), "{screen}");
+    // --json keeps the bars on stderr (the terminal); --quiet removes them.
+    let screen = on_a_terminal(&job("b", "--json"));
+    assert!(screen.contains("sample_100k.ismv [") && screen.contains("\"average_bitrate\""), "{screen}");
+    let screen = on_a_terminal(&job("c", "--json --quiet"));
+    assert!(!screen.contains("sample_100k.ismv [") && screen.contains("\"average_bitrate\""), "{screen}");
+}
