@@ -109,7 +109,7 @@ fn on_a_terminal(cmd: &str) -> String {
             // CSI: ESC [ parameters final-byte
             if chars.peek() == Some(&'[') {
                 chars.next();
-                while let Some(x) = chars.next() {
+                for x in chars.by_ref() {
                     if x.is_ascii_alphabetic() {
                         break;
                     }
