@@ -21,10 +21,12 @@ pub mod audio;
 pub mod copy;
 pub mod error;
 pub mod ladder;
+mod name;
 pub mod output;
 pub mod report;
 pub mod rung;
 pub mod stop;
+pub use name::check_name;
 pub mod summary;
 pub mod timeline;
 pub mod video;
@@ -95,7 +97,7 @@ pub fn package(
 ) -> Result<Summary, PipelineError> {
     let started = Instant::now();
     let report = Collecting::new(report);
-    let name = presentation_name(opts)?;
+    let name = name::presentation_name(opts)?;
     if !(opts.fragment_duration.is_finite() && (0.1..=60.0).contains(&opts.fragment_duration)) {
         return Err(PipelineError::Invalid(format!(
             "--fragment-duration {}: must be between 0.1 and 60 seconds",
@@ -258,51 +260,14 @@ pub fn package(
     );
     for rung in &mut summary.rungs {
         rung.lanes = lanes.iter().find(|(file, _)| *file == rung.file).map(|&(_, n)| n);
-        if rung.average_bitrate > u64::from(rung.bitrate) {
-            report.warn(&format!(
-                "{}: averages {}k, above the {}k its manifest declares (the source needs more bits than \
-                 the rung allows: give it a higher bitrate or a smaller size)",
-                rung.file,
-                rung.average_bitrate.div_ceil(1000),
-                rung.bitrate / 1000
-            ));
-        }
     }
-    summary.source = Some(describe_source(source.duration(), video_info.as_ref(), &audio_infos));
+    for warning in summary.over_declared() {
+        report.warn(&warning);
+    }
+    summary.source = Some(summary::SourceSummary::new(source.duration(), video_info.as_ref(), &audio_infos));
     summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
-}
-
-fn describe_source(duration: Option<f64>, video: Option<&VideoInfo>, audio: &[AudioInfo]) -> summary::SourceSummary {
-    summary::SourceSummary {
-        duration,
-        video: video.map(|v| {
-            let (display_width, display_height) =
-                ladder::display_size(v.width, v.height, v.sample_aspect.map(|r| (r.num, r.den)), v.rotation);
-            summary::SourceVideo {
-                codec: v.codec.clone(),
-                width: v.width,
-                height: v.height,
-                display_width,
-                display_height,
-                rotation: v.rotation,
-                frame_rate: v
-                    .frame_rate
-                    .filter(|r| r.num > 0 && r.den > 0)
-                    .map(|r| (r.num as f64 / r.den as f64 * 1000.0).round() / 1000.0),
-            }
-        }),
-        audio: audio
-            .iter()
-            .map(|a| summary::SourceAudio {
-                codec: a.codec.clone(),
-                sample_rate: a.sample_rate,
-                channels: a.channels,
-                language: a.language.clone(),
-            })
-            .collect(),
-    }
 }
 
 /// Refuses, before anything is created, an input that is missing, not a regular file, or empty.
@@ -349,33 +314,6 @@ fn check_extent(
     } else {
         Err(PipelineError::Invalid(format!("{message} (--allow-truncated packages what decodes)")))
     }
-}
-
-fn presentation_name(opts: &PackageOptions) -> Result<String, PipelineError> {
-    let name = match &opts.name {
-        Some(n) => n.clone(),
-        None => opts.input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-    };
-    check_name(&name).map_err(PipelineError::Invalid)?;
-    Ok(name)
-}
-
-/// Whether `name` can be a presentation's name, the base of its file names (`NAME.ism`,
-/// `NAME_1000k.ismv`) and of its URLs: the reason when it cannot.
-pub fn check_name(name: &str) -> Result<(), String> {
-    let bad = name.is_empty()
-        || name.len() > 200
-        || name.starts_with('.')
-        || name.contains(['/', '\\', '?', '#', '%'])
-        || name.chars().any(char::is_control);
-    if bad {
-        return Err(format!(
-            "`{name}` is not a valid presentation name: it becomes the file names (NAME.ism, \
-             NAME_1000k.ismv), so it must be 1 to 200 bytes, not start with `.`, and hold no `/`, `\\`, \
-             `?`, `#`, `%` or control characters (e.g. --name movie)"
-        ));
-    }
-    Ok(())
 }
 
 fn rung_jobs(

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::format::presentation::TrackOutput;
 use crate::format::TIMESCALE;
+use crate::media::input::{AudioInfo, VideoInfo};
 
 /// What was written, for people (`--quiet` off) and CI (`--json`).
 #[derive(Debug, Clone, Serialize)]
@@ -201,6 +202,60 @@ impl Summary {
             rungs,
             audio,
             files,
+        }
+    }
+}
+
+impl Summary {
+    /// A warning for each rung whose average exceeds the bitrate its manifest declares (players
+    /// choose rungs by the declared value).
+    pub fn over_declared(&self) -> Vec<String> {
+        self.rungs
+            .iter()
+            .filter(|r| r.average_bitrate > u64::from(r.bitrate))
+            .map(|r| {
+                format!(
+                    "{}: averages {}k, above the {}k its manifest declares (the source needs more bits than \
+                     the rung allows: give it a higher bitrate or a smaller size)",
+                    r.file,
+                    r.average_bitrate.div_ceil(1000),
+                    r.bitrate / 1000
+                )
+            })
+            .collect()
+    }
+}
+
+impl SourceSummary {
+    /// What FFmpeg said about the source.
+    pub fn new(duration: Option<f64>, video: Option<&VideoInfo>, audio: &[AudioInfo]) -> SourceSummary {
+        SourceSummary {
+            duration,
+            video: video.map(|v| {
+                let (display_width, display_height) =
+                    super::ladder::display_size(v.width, v.height, v.sample_aspect.map(|r| (r.num, r.den)), v.rotation);
+                SourceVideo {
+                    codec: v.codec.clone(),
+                    width: v.width,
+                    height: v.height,
+                    display_width,
+                    display_height,
+                    rotation: v.rotation,
+                    frame_rate: v
+                        .frame_rate
+                        .filter(|r| r.num > 0 && r.den > 0)
+                        .map(|r| (r.num as f64 / r.den as f64 * 1000.0).round() / 1000.0),
+                }
+            }),
+            audio: audio
+                .iter()
+                .map(|a| SourceAudio {
+                    codec: a.codec.clone(),
+                    sample_rate: a.sample_rate,
+                    channels: a.channels,
+                    language: a.language.clone(),
+                })
+                .collect(),
         }
     }
 }
