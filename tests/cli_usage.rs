@@ -30,6 +30,11 @@ fn help_groups_the_options_and_documents_exit_codes_and_ssfpack_log() {
         let (long, _) = text(&ssfpack(&[sub, "--help"]));
         assert!(long.contains("Examples:\n  ssfpack "), "`{sub} --help` has no examples:\n{long}");
         assert!(long.contains("Exit codes:") && long.contains("SSFPACK_LOG"), "`{sub} --help`:\n{long}");
+        if sub == "serve" {
+            for range in ["0 to 31536000", "1 to 3600", "1 to 86400", "1 to 1000000"] {
+                assert!(long.contains(range), "`serve --help` lacks {range}:\n{long}");
+            }
+        }
         let (short, _) = text(&ssfpack(&[sub, "-h"]));
         assert!(short.contains("Examples:"), "`{sub} -h` has no examples:\n{short}");
     }
