@@ -104,9 +104,9 @@ pub struct PackageArgs {
     /// Input media file (anything FFmpeg reads).
     #[arg(required = true, help_heading = "Input")]
     pub input: Option<PathBuf>,
-    /// Output folder (created; must not exist unless --force).
-    #[arg(short, long, required = true, value_name = "DIR", help_heading = "Output")]
-    pub output: Option<PathBuf>,
+    /// Package what decodes from a truncated or corrupt source, with a warning, instead of failing.
+    #[arg(long, help_heading = "Input")]
+    pub allow_truncated: bool,
     /// Video rungs: `auto` (derived from the source), a preset (azure-1080p, hd, sd, mobile), or
     /// WxH@BITRATE[,WxH@BITRATE...] (e.g. 1280x720@2500k,-1x360@800k). The bitrate needs a unit:
     /// k (kbit/s) or M (Mbit/s). -1 for a side keeps the display aspect; a WxH of another aspect
@@ -126,21 +126,21 @@ pub struct PackageArgs {
     #[arg(long, value_name = "BITRATE", default_value = "128k", value_parser = parse_bitrate_arg,
           help_heading = "Ladder and encoding")]
     pub audio_bitrate: u32,
-    /// Base name of the output files (default: the input file's stem): 1 to 200 bytes, not
-    /// starting with `.`, no `/ \ ? # %` or control characters.
-    #[arg(long, value_name = "NAME", value_parser = parse_name_arg, help_heading = "Output")]
-    pub name: Option<String>,
-    #[command(flatten)]
-    pub out: package::OutputArgs,
-    /// Package what decodes from a truncated or corrupt source, with a warning, instead of failing.
-    #[arg(long, help_heading = "Input")]
-    pub allow_truncated: bool,
     /// Cores to plan the encoders for (1 to 1024) [default: all available]. The biggest rungs are
     /// coded by up to this many single-threaded libx264 instances, each taking whole fragments in
     /// turn; the output is byte-identical for the same input, options and --threads.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024),
           help_heading = "Ladder and encoding")]
     pub threads: Option<u16>,
+    /// Output folder (created; must not exist unless --force).
+    #[arg(short, long, required = true, value_name = "DIR", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+    /// Base name of the output files (default: the input file's stem): 1 to 200 bytes, not
+    /// starting with `.`, no `/ \ ? # %` or control characters.
+    #[arg(long, value_name = "NAME", value_parser = parse_name_arg, help_heading = "Output")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub out: package::OutputArgs,
     #[command(flatten)]
     pub publish: publish::PublishArgs,
 }
