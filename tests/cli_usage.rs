@@ -165,6 +165,9 @@ fn keep_aspect_ladders_parse_as_written_and_other_aspects_fit_inside() {
     let s =
         package(&testdata("sample.mp4"), &dir.path().join("c"), &[&["--ladder", "160x160@100k"][..], &fast].concat());
     assert_eq!(rung_sizes(&s), [(160, 90)]);
+    let note = s["notes"][0].as_str().unwrap_or_default();
+    assert!(note.starts_with("--ladder 160x160@100k: encoded as 160x90"), "{s:#}");
+    assert_eq!(s["warnings"], serde_json::json!([]));
 }
 
 /// Runs `cmd` under a pseudo-terminal (util-linux `script`), returning what it printed.

@@ -144,4 +144,7 @@ fn print_summary(s: &Summary, verb: &str) {
         others.push(&split);
     }
     println!("  {}", others.join(", "));
+    for n in &s.notes {
+        println!("  note: {n}");
+    }
 }

@@ -227,6 +227,28 @@ pub fn resolve(spec: &LadderSpec, display: (u32, u32)) -> Vec<Rung> {
     rungs
 }
 
+/// What [`resolve`] changed about an explicit ladder for a source displayed at `display`: one line
+/// per `WxH` rung fitted into its box with the source's aspect (for the job's `notes`).
+pub fn fit_notes(spec: &LadderSpec, display: (u32, u32)) -> Vec<String> {
+    let LadderSpec::Explicit(items) = spec else { return Vec::new() };
+    items
+        .iter()
+        .zip(resolve(spec, display))
+        .filter_map(|(asked, got)| match (asked.width, asked.height) {
+            (Some(w), Some(h)) if (w, h) != (got.width, got.height) => Some(format!(
+                "--ladder {w}x{h}@{}k: encoded as {}x{}, the largest size inside {w}x{h} with the source's \
+                 display aspect ({}x{}); use -1 for a side to choose it from the other",
+                asked.bitrate / 1000,
+                got.width,
+                got.height,
+                display.0,
+                display.1
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The largest even size inside `w`×`h` with the display aspect of `dw`×`dh` (one side is `w` or
 /// `h`, the other rounded to even).
 fn fit_inside(w: u32, h: u32, dw: u32, dh: u32) -> (u32, u32) {
@@ -347,6 +369,9 @@ mod tests {
         assert_eq!(r("1280x720@1M", (1080, 1920)), vec![(406, 720, 1000)]);
         assert_eq!(r("1280x720@1M,640x360@500k", (1920, 1080)), vec![(1280, 720, 1000), (640, 360, 500)]);
         assert_eq!(r("300x300@1M", (853, 480)), vec![(300, 168, 1000)]);
+        let notes = fit_notes(&parse_ladder("640x640@500k,320x180@200k").unwrap(), (1920, 1080));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("--ladder 640x640@500k: encoded as 640x360"), "{notes:?}");
     }
 
     #[test]

@@ -264,6 +264,10 @@ pub fn package(
     for warning in summary.over_declared() {
         report.warn(&warning);
     }
+    if let Some(v) = &video_info {
+        let sar = v.sample_aspect.map(|r| (r.num, r.den));
+        summary.notes = ladder::fit_notes(&opts.ladder, ladder::display_size(v.width, v.height, sar, v.rotation));
+    }
     summary.source = Some(summary::SourceSummary::new(source.duration(), video_info.as_ref(), &audio_infos));
     summary.warnings = report.warnings();
     staging.commit()?;

@@ -35,6 +35,9 @@ pub struct Summary {
     pub total_bytes: u64,
     /// The job's warnings, in order (also printed on stderr, with `--quiet` too).
     pub warnings: Vec<String>,
+    /// What the job decided for the user that is not a problem (a `WxH` rung fitted to the
+    /// source's aspect); shown in the summary.
+    pub notes: Vec<String>,
     /// ssfpack's version and the libraries that decide the output bytes (`ssfpack --version`).
     pub tools: BTreeMap<String, String>,
 }
@@ -197,6 +200,7 @@ impl Summary {
             fragment_duration,
             total_bytes: files.iter().map(|f| f.bytes).sum(),
             warnings: Vec::new(),
+            notes: Vec::new(),
             source: None,
             tools: crate::media::versions::tools().into_iter().collect(),
             rungs,
