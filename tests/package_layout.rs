@@ -43,7 +43,7 @@ fn encode_job_layouts() {
         assert_eq!(files.contains(&"Manifest".to_string()), layout != "ism", "{layout}: {files:?}");
         if layout == "static" {
             assert!(files.iter().all(|f| !f.ends_with(".ismv") && !f.ends_with(".isma") && !f.ends_with(".ismc")));
-            assert!(report.contains("pre-split layout"));
+            assert!(report.contains("static layout (pre-split `Manifest`"), "{report}");
         }
     }
 }
@@ -54,5 +54,5 @@ fn copy_job_writes_the_static_layout_too() {
     let out = tmp.path().join("c");
     ssfpack(&["pack", "--copy", SAMPLE, "--layout", "both"], &out);
     let report = check_ok(&out);
-    assert!(report.contains("ism layout") && report.contains("pre-split layout"), "{report}");
+    assert!(report.contains("`.ism` layout") && report.contains("static layout (pre-split"), "{report}");
 }

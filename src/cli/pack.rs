@@ -11,8 +11,17 @@ use crate::pipeline::copy::{self, CopyError, CopyOptions};
 use crate::pipeline::PipelineError;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ssfpack pack --copy movie_3000k.mp4 movie_1500k.mp4 movie_800k.mp4 -o Movie\n  \
-                        ssfpack pack --copy movie.mp4 --audio movie_eng.m4a --audio movie_fra.m4a -o Movie")]
+#[command(
+    after_help = examples_help!(
+        "ssfpack pack --copy movie_3000k.mp4 movie_1500k.mp4 movie_800k.mp4 -o Movie",
+        "ssfpack pack --copy movie.mp4 --audio movie_eng.m4a --audio movie_fra.m4a -o Movie",
+    ),
+    after_long_help = long_examples_help!(
+        "ssfpack pack --copy movie_3000k.mp4 movie_1500k.mp4 movie_800k.mp4 -o Movie",
+        "ssfpack pack --copy movie.mp4 --audio movie_eng.m4a --audio movie_fra.m4a -o Movie",
+        "ssfpack pack --copy a.mp4 b.mp4 --bitrates 3000k,1500k -o Movie --json",
+    )
+)]
 pub struct PackArgs {
     /// Input files: every H.264 video track becomes a rung; the first file's AAC audio becomes the
     /// audio track(s) unless --audio is given.
@@ -29,14 +38,15 @@ pub struct PackArgs {
     #[arg(long, value_name = "FILE")]
     pub audio: Vec<PathBuf>,
     /// Minimum fragment duration in seconds: each fragment ends at the first keyframe common to
-    /// all rungs at least this long after its start.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    /// all rungs at least this long after its start (0.1 to 60).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = super::parse_fragment_duration)]
     pub fragment_duration: f64,
     /// Bitrates of the video rungs, in input order (e.g. 3000k,1500k); default: measured.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_bitrate_arg)]
     pub bitrates: Vec<u32>,
-    /// Base name of the output files (default: the first input's stem).
-    #[arg(long, value_name = "NAME")]
+    /// Base name of the output files (default: the first input's stem); not starting with `.`, no
+    /// `/ \ ? # %` or control characters.
+    #[arg(long, value_name = "NAME", value_parser = super::parse_name_arg)]
     pub name: Option<String>,
     #[command(flatten)]
     pub out: super::package::OutputArgs,

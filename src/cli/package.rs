@@ -12,13 +12,14 @@ use crate::pipeline::{self, PackageOptions, PipelineError, Summary};
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
     /// Replace an existing output folder (only once the new presentation is complete).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub force: bool,
-    /// No progress bars and no summary.
-    #[arg(short, long)]
+    /// No progress bars and no summary (warnings are still printed).
+    #[arg(short, long, help_heading = "Progress and reports")]
     pub quiet: bool,
-    /// Print a machine-readable summary (rungs, files, sizes, duration, elapsed, speed) on stdout.
-    #[arg(long)]
+    /// Print a machine-readable summary on stdout (schema in the README); progress bars still go
+    /// to stderr when it is a terminal, unless --quiet.
+    #[arg(long, help_heading = "Progress and reports")]
     pub json: bool,
 }
 
@@ -104,11 +105,13 @@ fn print_summary(s: &Summary, verb: &str) {
     );
     for r in &s.rungs {
         println!(
-            "  {:<28} {:>5}x{:<5} {:>6}k  {:>4} fragments  {:>9} bytes{}",
+            "  {:<28} {:>5}x{:<5} {:>6}k (avg {}k, peak {}k)  {:>4} fragments  {:>9} bytes{}",
             r.file,
             r.width,
             r.height,
             r.bitrate / 1000,
+            r.average_bitrate.div_ceil(1000),
+            r.peak_bitrate.div_ceil(1000),
             r.fragments,
             r.bytes,
             match r.lanes {
@@ -141,4 +144,7 @@ fn print_summary(s: &Summary, verb: &str) {
         others.push(&split);
     }
     println!("  {}", others.join(", "));
+    for n in &s.notes {
+        println!("  note: {n}");
+    }
 }

@@ -24,11 +24,11 @@ pub enum Layout {
 #[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
     /// Output layout: `ism` (origin), `static` (pre-split files for any web server), or `both`.
-    #[arg(long, value_enum, default_value = "ism")]
+    #[arg(long, value_enum, default_value = "ism", help_heading = "Output")]
     pub layout: Layout,
     /// Base URL the written `NAME.html` player page loads dash.js (`dash.all.min.js`,
     /// `dash.mss.min.js`) from.
-    #[arg(long, value_name = "URL", default_value = origin::player::DEFAULT_JS_BASE)]
+    #[arg(long, value_name = "URL", default_value = origin::player::DEFAULT_JS_BASE, help_heading = "Output")]
     pub player_js_base: String,
 }
 

@@ -14,6 +14,19 @@ use crate::origin::{self, AccessLogTarget, Limits, PlayerConfig, ServeConfig};
 const GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = examples_help!(
+        "ssfpack serve MyStaticFolder            # then open http://127.0.0.1:8080/",
+        "ssfpack serve /srv/media --addr 0.0.0.0:80 --access-log /var/log/ssfpack.log",
+    ),
+    after_long_help = long_examples_help!(
+        "ssfpack serve MyStaticFolder            # then open http://127.0.0.1:8080/",
+        "ssfpack serve /srv/media --addr 0.0.0.0:80 --access-log /var/log/ssfpack.log",
+        "ssfpack serve Out --player-js-dir node_modules/dashjs/dist   # player pages work offline",
+        "# any Smooth Streaming manifest in the server's player page:",
+        "#   http://127.0.0.1:8080/_player/?manifest=http://host/Movie.ism/Manifest",
+    )
+)]
 pub struct ServeArgs {
     /// Folder whose presentations (`*.ism`, any depth) are served, with IIS URL semantics.
     pub dir: PathBuf,
@@ -34,18 +47,21 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub fragment_cache: u64,
     /// `Cache-Control: public, max-age=SECONDS` of fragments (how long a CDN or player may reuse one
-    /// without asking); manifests, pages and files are always `no-cache` (revalidated by ETag).
+    /// without asking), 0 to 31536000; manifests, pages and files are always `no-cache`
+    /// (revalidated by ETag).
     #[arg(long, value_name = "SECONDS", default_value_t = crate::origin::files::FRAGMENT_MAX_AGE,
           value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
     pub cache_max_age: u64,
     /// Seconds a client has to send a whole request head (from its first byte; for the first
-    /// request, from the connection); then the connection is closed.
+    /// request, from the connection), 1 to 3600; then the connection is closed.
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
-    /// Seconds a keep-alive connection with no request in flight may stay silent before it is closed.
+    /// Seconds a keep-alive connection with no request in flight may stay silent before it is
+    /// closed (1 to 86400).
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_timeout: u64,
-    /// Open connections at most; further clients wait in the listen backlog until one closes.
+    /// Open connections at most (1 to 1000000); further clients wait in the listen backlog until
+    /// one closes.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
     /// Also accept live pushes (POST …/NAME.isml/Streams(ID)) from this network (repeatable;

@@ -12,6 +12,14 @@ use crate::pipeline::output::guard;
 use crate::pipeline::PipelineError;
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = examples_help!("ssfpack split Out", "ssfpack split Out --out /srv/www/Out"),
+    after_long_help = long_examples_help!(
+        "ssfpack split Out                       # Out/Manifest, Out/QualityLevels(B)/Fragments(...)",
+        "ssfpack split Out --out /srv/www/Out",
+        "ssfpack split Folder --name movie       # when Folder holds several .ism files",
+    )
+)]
 pub struct SplitArgs {
     /// Presentation folder (holding `NAME.ism`, `NAME.ismc` and the media files).
     pub dir: PathBuf,

@@ -160,7 +160,7 @@ pub fn check_ism(ism_path: &Path) -> Report {
 
 /// The pre-split layout: `Manifest` plus one file per fragment.
 pub fn check_presplit(manifest_path: &Path) -> Report {
-    let mut r = Report { presentation: manifest_path.to_path_buf(), layout: "pre-split", ..Default::default() };
+    let mut r = Report { presentation: manifest_path.to_path_buf(), layout: "static", ..Default::default() };
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
     let Some(client) = load_client(manifest_path, &mut r) else {
         return r;

@@ -1,6 +1,13 @@
 //! H.264 through libx264, configured for adaptive streaming: High profile, closed GOPs, capped
 //! bitrate (VBV `maxrate = bitrate`, `bufsize = 2 × bitrate`), and IDR pictures exactly where the
 //! pipeline asks for them (the fragment boundaries), so every rung cuts at the same frames.
+//!
+//! The manifest declares the rung's bitrate and players pick rungs by it, so the average must not
+//! exceed it. The VBV bounds what an encoder sends in `T` seconds by `maxrate × T` plus what its
+//! buffer holds at the start (`vbv-init × bufsize`); x264's default (90 % of a 2 s buffer, 1.8 s of
+//! bitrate, once per lane) made a 6 s grain clip average 33 % over. The start fullness is therefore
+//! [`H264Settings::vbv_init`], which the pipeline keeps at 0.25 s of bitrate over all of a rung's
+//! lanes together.
 
 use ff::picture;
 use ffmpeg_next as ff;
@@ -9,7 +16,7 @@ use super::scale::{share_picture, OUTPUT_FORMAT};
 use super::{EncodedPacket, MediaError, Ratio, VideoFrame};
 
 /// How one rung is encoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct H264Settings {
     pub width: u32,
     pub height: u32,
@@ -23,6 +30,16 @@ pub struct H264Settings {
     /// Nominal frame rate: the encoder's time base is its inverse and frames are numbered 0, 1, 2…
     /// (the rate control needs a frame rate; real times are kept by the pipeline).
     pub frame_rate: Ratio,
+    /// Initial VBV buffer fullness, as a fraction of `bufsize` (x264's `vbv-init`).
+    pub vbv_init: f64,
+}
+
+impl H264Settings {
+    /// The `vbv_init` for a rung coded by `lanes` encoders: 0.25 s of bitrate shared by all of them
+    /// (each lane starts with a buffer of its own), at least 2 % of the buffer.
+    pub fn vbv_init_for_lanes(lanes: usize) -> f64 {
+        (0.125 / lanes.max(1) as f64).max(0.02)
+    }
 }
 
 pub struct H264Encoder {
@@ -64,7 +81,11 @@ impl H264Encoder {
         opts.set("forced-idr", "1");
         opts.set(
             "x264-params",
-            &format!("keyint={keyint}:min-keyint={}:open-gop=0:sliced-threads=0", (keyint / 2).max(1)),
+            &format!(
+                "keyint={keyint}:min-keyint={}:open-gop=0:sliced-threads=0:vbv-init={:.4}",
+                (keyint / 2).max(1),
+                s.vbv_init.clamp(0.01, 1.0)
+            ),
         );
         let enc = enc.open_as_with(codec, opts).map_err(|e| err("opening libx264", e))?;
         let extradata = super::encoder_extradata(&enc);

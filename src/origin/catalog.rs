@@ -344,12 +344,22 @@ impl Catalog {
     /// symlinks leading outside skipped), as URL paths.
     pub fn list(&self) -> Vec<PresentationPath> {
         let mut out = Vec::new();
-        self.walk(&self.root.clone(), &mut Vec::new(), &mut out);
+        self.walk(&self.root.clone(), &mut Vec::new(), &mut out, &mut Vec::new());
         out.sort_by(|a, b| (&a.dirs, &a.ism).cmp(&(&b.dirs, &b.ism)));
         out
     }
 
-    fn walk(&self, dir: &Path, rel: &mut Vec<String>, out: &mut Vec<PresentationPath>) {
+    /// Every folder under the root (as URL path segments, sorted) holding a pre-split layout
+    /// (`--layout static`, `ssfpack split`): a `Manifest` file and no `.ism` beside it.
+    pub fn static_layouts(&self) -> Vec<Vec<String>> {
+        let (mut isms, mut statics) = (Vec::new(), Vec::new());
+        self.walk(&self.root.clone(), &mut Vec::new(), &mut isms, &mut statics);
+        statics.retain(|dir| !isms.iter().any(|p| &p.dirs == dir));
+        statics.sort();
+        statics
+    }
+
+    fn walk(&self, dir: &Path, rel: &mut Vec<String>, out: &mut Vec<PresentationPath>, statics: &mut Vec<Vec<String>>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
         for entry in entries.flatten().take(10_000) {
             let Ok(name) = entry.file_name().into_string() else { continue };
@@ -359,10 +369,12 @@ impl Catalog {
             let Ok(real) = self.contain(&entry.path()) else { continue };
             if real.is_dir() && rel.len() < MAX_DEPTH && real != self.root {
                 rel.push(name);
-                self.walk(&real, rel, out);
+                self.walk(&real, rel, out, statics);
                 rel.pop();
             } else if real.is_file() && name.len() > 4 && name.to_ascii_lowercase().ends_with(".ism") {
                 out.push(PresentationPath { dirs: rel.clone(), ism: name });
+            } else if real.is_file() && name == "Manifest" {
+                statics.push(rel.clone());
             }
         }
     }

@@ -10,8 +10,9 @@ pub mod live;
 
 use std::path::{Path, PathBuf};
 
-use super::catalog::{regular_file_stamp, CatalogError, Stamp};
-use super::url::{encode_segment, PresentationPath};
+use super::catalog::{regular_file_stamp, Catalog, CatalogError, Stamp};
+use super::url::{encode_segment, PLAYER_PREFIX};
+use crate::format::manifest::ClientManifest;
 
 /// Where pages load dash.js from when nothing else is configured: the exact dash.js release the
 /// browser tests run, from the jsDelivr mirror of npm.
@@ -35,6 +36,8 @@ pub struct PlayerConfig {
 #[derive(Debug, Clone)]
 pub struct PlayerAssets {
     js_base: String,
+    /// Whether `js_base` is the CDN only because nothing else was configured or found.
+    fallback: bool,
     /// The canonical local dash.js folder served under `/_player/dashjs/`.
     dashjs_dir: Option<PathBuf>,
 }
@@ -57,8 +60,10 @@ impl PlayerAssets {
             Some((dir, sub)) => (Some(dir), Some(format!("/_player/dashjs/{sub}"))),
             None => (None, None),
         };
-        let js_base = config.js_base.clone().or(local_base).unwrap_or_else(|| DEFAULT_JS_BASE.to_string());
-        PlayerAssets { js_base, dashjs_dir }
+        let configured = config.js_base.clone().or(local_base);
+        let fallback = configured.is_none();
+        let js_base = configured.unwrap_or_else(|| DEFAULT_JS_BASE.to_string());
+        PlayerAssets { js_base, fallback, dashjs_dir }
     }
 
     /// The base URL pages load dash.js from.
@@ -100,6 +105,22 @@ fn dashjs_subdir(dir: &Path) -> Option<String> {
             d.join("dash.all.min.js").is_file() && d.join("dash.mss.min.js").is_file()
         })
         .map(str::to_string)
+}
+
+/// `/_player/config.json`: what a page served by `ssfpack serve` asks the server for, so that a
+/// `NAME.html` written with the CDN's address loads the server's own dash.js instead.
+pub const SERVER_CONFIG: &str = "config.json";
+
+/// The body of [`SERVER_CONFIG`]: `{"jsBase": URL}` when the server has a dash.js of its own or was
+/// given `--player-js-base`, else `{"jsBase": null}` (the page keeps the base it was written with).
+pub fn server_config(assets: &PlayerAssets) -> String {
+    let base = (!assets.fallback).then(|| assets.js_base.clone());
+    serde_json::json!({ "jsBase": base, "server": "ssfpack" }).to_string()
+}
+
+/// `/_player/`: a player page for any manifest URL, given as `?manifest=URL` (or typed into it).
+pub fn render_generic_page(assets: &PlayerAssets) -> String {
+    render_page(&Page { title: "ssfpack player", manifests: &[], js_base: assets.js_base() })
 }
 
 /// ssfpack's own assets under `/_player/`: (body, content type).
@@ -155,23 +176,103 @@ pub fn is_own_page(path: &Path) -> bool {
     })
 }
 
-/// The `GET /` page: every presentation with links to its player and manifest, then `more` (HTML:
-/// the live points, [`live::render_points`]).
-pub fn render_index(list: &[PresentationPath], more: &str) -> String {
-    let mut items = String::new();
-    for p in list {
+/// One row of the `GET /` page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub label: String,
+    /// URL paths of its player page and client manifest.
+    pub player: String,
+    pub manifest: String,
+    /// `0:30 · 3 video rungs (640x360 900k, …) · audio 128k`, when the client manifest reads.
+    pub summary: Option<String>,
+}
+
+/// The presentations under the catalog's root: `.ism` ones (played by their `…/player` page) and
+/// pre-split layouts (`--layout static`, played by the generic `/_player/?manifest=…` page).
+pub fn index_entries(catalog: &Catalog) -> Vec<IndexEntry> {
+    let mut out = Vec::new();
+    for p in catalog.list() {
         let url = p.url_path();
         let label = p.dirs.iter().chain(std::iter::once(&p.ism)).cloned().collect::<Vec<_>>().join("/");
+        let summary = catalog
+            .presentation(&p)
+            .and_then(|pres| catalog.client_manifest(&pres))
+            .ok()
+            .and_then(|(path, _)| summarize_file(&path));
+        out.push(IndexEntry { label, player: format!("/{url}/player"), manifest: format!("/{url}/Manifest"), summary });
+    }
+    for dirs in catalog.static_layouts() {
+        let url: Vec<String> = dirs.iter().map(|d| encode_segment(d)).collect();
+        let manifest = format!("/{}/Manifest", url.join("/")).replace("//", "/");
+        let summary =
+            catalog.resolve(&[dirs.clone(), vec!["Manifest".into()]].concat()).ok().and_then(|p| summarize_file(&p));
+        let label =
+            if dirs.is_empty() { "Manifest".to_string() } else { format!("{}/ (static layout)", dirs.join("/")) };
+        let player = format!("/{PLAYER_PREFIX}/?manifest={}", percent_encoding::utf8_percent_encode(&manifest, QUERY));
+        out.push(IndexEntry { label, player, manifest, summary });
+    }
+    out
+}
+
+/// What a query value must escape.
+const QUERY: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// [`summarize`] of a client manifest file (at most 16 MiB, as the catalog reads).
+fn summarize_file(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.len() > 16 << 20 {
+        return None;
+    }
+    let xml = std::fs::read_to_string(path).ok()?;
+    ClientManifest::from_xml(&xml, &path.display().to_string()).ok().map(|m| summarize(&m))
+}
+
+/// `0:30 · 3 video rungs: 640x360 900k, 480x270 500k, 320x180 250k · audio 128k`.
+pub fn summarize(m: &ClientManifest) -> String {
+    let seconds = if m.timescale > 0 { m.duration as f64 / m.timescale as f64 } else { 0.0 };
+    let total = seconds.round() as u64;
+    let mut parts = vec![format!("{}:{:02}", total / 60, total % 60)];
+    for s in &m.streams {
+        let levels: Vec<String> = s
+            .quality_levels
+            .iter()
+            .map(|q| match (q.max_width, q.max_height) {
+                (Some(w), Some(h)) => format!("{w}x{h} {}k", q.bitrate / 1000),
+                _ => format!("{}k", q.bitrate / 1000),
+            })
+            .collect();
+        let n = levels.len();
+        parts.push(match s.kind.as_str() {
+            "video" => format!("{n} video rung{}: {}", if n == 1 { "" } else { "s" }, levels.join(", ")),
+            kind => format!("{kind} {}", levels.join(", ")),
+        });
+    }
+    parts.join(" · ")
+}
+
+/// The `GET /` page: every presentation with links to its player and manifest, its duration and
+/// rungs, then `more` (HTML: the live points, [`live::render_points`]).
+pub fn render_index(list: &[IndexEntry], more: &str) -> String {
+    let mut items = String::new();
+    for e in list {
+        let summary = e
+            .summary
+            .as_deref()
+            .map(|s| format!(" <span class=\"small\">{}</span>", escape_html(s)))
+            .unwrap_or_default();
         items.push_str(&format!(
-            "<li><a class=\"play\" href=\"/{url}/player\">{}</a> · <a href=\"/{url}/Manifest\">Manifest</a></li>\n",
-            escape_html(&label)
+            "<li><a class=\"play\" href=\"{}\">{}</a> · <a href=\"{}\">Manifest</a>{summary}</li>\n",
+            escape_html(&e.player),
+            escape_html(&e.label),
+            escape_html(&e.manifest)
         ));
     }
     if items.is_empty() {
-        items.push_str("<li>No presentations (<code>*.ism</code>) found.</li>\n");
+        items.push_str("<li>No presentations (<code>*.ism</code>, or a pre-split <code>Manifest</code>) found.</li>\n");
     }
     format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ssfpack</title>\n<style>\n{PLAYER_CSS}</style>\n</head>\n<body>\n<main>\n<h1>Presentations</h1>\n<ul class=\"list\">\n{items}</ul>\n{more}<p class=\"small\">ssfpack {} · Smooth Streaming origin</p>\n</main>\n</body>\n</html>\n",
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ssfpack</title>\n<style>\n{PLAYER_CSS}</style>\n</head>\n<body>\n<main>\n<h1>Presentations</h1>\n<ul class=\"list\">\n{items}</ul>\n{more}<p class=\"small\">ssfpack {} · Smooth Streaming origin · <a href=\"/{PLAYER_PREFIX}/\">play any manifest URL</a></p>\n</main>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -208,10 +309,16 @@ mod tests {
 
     #[test]
     fn index_links() {
-        let list = [PresentationPath { dirs: vec!["a b".into()], ism: "m.ism".into() }];
-        let html = render_index(&list, "");
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a b")).unwrap();
+        std::fs::write(root.path().join("a b/m.ism"), "not parsed here").unwrap();
+        std::fs::create_dir_all(root.path().join("s")).unwrap();
+        std::fs::write(root.path().join("s/Manifest"), "<SmoothStreamingMedia/>").unwrap();
+        let catalog = Catalog::new(root.path()).unwrap();
+        let html = render_index(&index_entries(&catalog), "");
         assert!(html.contains("href=\"/a%20b/m.ism/player\""), "{html}");
         assert!(html.contains(">a b/m.ism</a>"));
+        assert!(html.contains("href=\"/_player/?manifest=/s/Manifest\">s/ (static layout)</a>"), "{html}");
     }
 
     #[test]

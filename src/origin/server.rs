@@ -281,13 +281,22 @@ async fn fragment(
 
 async fn index(state: &Arc<AppState>, method: &Method) -> Response {
     let st = state.clone();
-    match blocking(move || Ok((st.catalog.list(), st.live.list(&st.catalog)))).await {
+    match blocking(move || Ok((player::index_entries(&st.catalog), st.live.list(&st.catalog)))).await {
         Ok((list, points)) => html_response(method, player::render_index(&list, &player::live::render_points(&points))),
         Err(e) => catalog_error(&e),
     }
 }
 
 async fn player_asset(state: &Arc<AppState>, method: &Method, headers: &HeaderMap, segments: Vec<String>) -> Response {
+    match segments.as_slice() {
+        [] => return html_response(method, player::render_generic_page(&state.player)),
+        [name] if name == player::SERVER_CONFIG => {
+            let body = player::server_config(&state.player);
+            let etag = format!("\"c{:x}\"", fnv(body.as_bytes()));
+            return bytes_response(method, body.into_bytes(), "application/json", &etag, CACHE_REVALIDATE, None);
+        }
+        _ => {}
+    }
     if let [name] = segments.as_slice() {
         if format!("/{}/{name}", url::PLAYER_PREFIX) == player::live::TIME_PATH {
             let now = player::live::now_iso();

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! /                                                   → Index
-//! /_player/ASSET…                                     → PlayerAsset (ssfpack's own player files, dash.js)
+//! /_player/ASSET…                                     → PlayerAsset (ssfpack's own player files, dash.js;
+//!                                                        `/_player/?manifest=URL`: the generic player page)
 //! /PATH…/NAME.ism/Manifest                            → Manifest
 //! /PATH…/NAME.ism/QualityLevels(B)/Fragments(T=S)     → Fragment (moof + mdat)
 //! /PATH…/NAME.ism/QualityLevels(B)/FragmentInfo(T=S)  → Fragment (moof only)
@@ -133,11 +134,8 @@ pub fn parse(raw: &str) -> Result<Route, UrlError> {
         return Err(UrlError::NotFound("hidden path"));
     }
     if segments.first().map(String::as_str) == Some(PLAYER_PREFIX) {
-        let asset: Vec<String> = segments.into_iter().skip(1).collect();
-        if asset.is_empty() {
-            return Err(UrlError::NotFound("no asset named"));
-        }
-        return Ok(Route::PlayerAsset(asset));
+        // `/_player/` alone is the generic player page (`?manifest=URL`).
+        return Ok(Route::PlayerAsset(segments.into_iter().skip(1).collect()));
     }
     let Some(ism_at) = segments.iter().position(|s| is_ism(s)) else {
         return Ok(Route::File(segments));
@@ -317,6 +315,8 @@ mod tests {
         assert_eq!(parse("/a.ism"), Ok(Route::File(vec!["a.ism".into()])));
         assert_eq!(parse("/d/a_800k.ismv"), Ok(Route::File(vec!["d".into(), "a_800k.ismv".into()])));
         assert_eq!(parse("/_player/player.js"), Ok(Route::PlayerAsset(vec!["player.js".into()])));
+        assert_eq!(parse("/_player/"), Ok(Route::PlayerAsset(vec![])));
+        assert_eq!(parse("/_player"), Ok(Route::PlayerAsset(vec![])));
         // Encoded parentheses and '=' are the same URL.
         assert_eq!(
             parse("/a.ism/QualityLevels%285%29/Fragments%28video%3D7%29"),
@@ -382,7 +382,6 @@ mod tests {
             "/a.ism/QualityLevels(1)/Fragments(video=0)/x",
             "/a.ism/Other",
             "/a.ism/QualityLevels(1)/Fragments(vi/deo=0)",
-            "/_player",
         ];
         for p in missing {
             assert!(matches!(parse(p), Err(NotFound(_))), "{p:?} → {:?}", parse(p));

@@ -196,7 +196,7 @@ pub fn run(
     let inputs: Vec<String> = opts.inputs.iter().map(|p| p.display().to_string()).collect();
     let summary = Summary::build(
         inputs.join(" "),
-        opts.output.display().to_string(),
+        super::summary::absolute(&opts.output),
         &name,
         opts.fragment_duration as f64 / TIMESCALE as f64,
         staging.path(),
@@ -219,9 +219,7 @@ fn plan(opts: &CopyOptions) -> Result<(String, Vec<Job>), CopyError> {
         Some(n) => n.clone(),
         None => first.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "presentation".into()),
     };
-    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\']) || name.chars().any(char::is_control) {
-        return Err(CopyError::Usage(format!("{name:?} is not a usable presentation name")));
-    }
+    super::check_name(&name).map_err(CopyError::Usage)?;
     let sources: Vec<SourceFile> = opts.inputs.iter().map(|p| source::open(p)).collect::<Result<_, _>>()?;
     let mut video: Vec<SourceTrack> = sources.iter().flat_map(|s| s.video.iter().cloned()).collect();
     let mut audio: Vec<SourceTrack> = if opts.audio.is_empty() {

@@ -8,7 +8,11 @@
 //! - Bitrates follow one curve over the pixel count through Azure's points (400k at 320×180, 1000k
 //!   at 640×360, 2250k at 960×540, 3400k at 1280×720, 6000k at 1920×1080).
 //! - `--ladder` takes named presets or explicit `WxH@BITRATE` lists; `-1` for one side keeps the
-//!   display aspect ratio.
+//!   display aspect ratio, and a `WxH` of another aspect than the source's is a box the picture is
+//!   fitted into (display aspect kept, even sizes, like ffmpeg's
+//!   `force_original_aspect_ratio=decrease`): a rung is never stretched.
+//! - Bitrates need a unit, `k` (kbit/s) or `M` (Mbit/s): `2500` alone is refused rather than
+//!   guessed (ffmpeg reads it as bit/s, a player UI as kbit/s).
 //!
 //! Every rung has even dimensions (4:2:0) and a unique bitrate (the manifests key rungs by it).
 
@@ -140,12 +144,17 @@ pub fn parse_ladder(text: &str) -> Result<LadderSpec, LadderError> {
     Ok(LadderSpec::Explicit(rungs))
 }
 
-/// Parses `2500k`, `2.5M`, `128k`, `800000` into bits per second.
+/// Parses `2500k`, `2.5M`, `128k` into bits per second; a number without a unit is refused.
 pub fn parse_bitrate(text: &str) -> Result<u32, LadderError> {
     let t = text.trim();
     let (digits, mult) = match t.char_indices().last() {
         Some((i, 'k' | 'K')) => (&t[..i], 1_000.0),
         Some((i, 'm' | 'M')) => (&t[..i], 1_000_000.0),
+        _ if t.parse::<f64>().is_ok() => {
+            return Err(LadderError(format!(
+                "bitrate `{t}` has no unit: write {t}k (kbit/s) or a value in M (Mbit/s), e.g. 2500k or 2.5M"
+            )))
+        }
         _ => (t, 1.0),
     };
     let value: f64 = digits.parse().map_err(|_| LadderError(format!("bad bitrate `{text}` (e.g. 2500k, 2.5M)")))?;
@@ -194,7 +203,7 @@ pub fn resolve(spec: &LadderSpec, display: (u32, u32)) -> Vec<Rung> {
             .iter()
             .map(|r| {
                 let (w, h) = match (r.width, r.height) {
-                    (Some(w), Some(h)) => (w, h),
+                    (Some(w), Some(h)) => fit_inside(w, h, dw, dh),
                     (Some(w), None) => (w, even_round(f64::from(w) * f64::from(dh) / f64::from(dw))),
                     (None, Some(h)) => (even_round(f64::from(h) * f64::from(dw) / f64::from(dh)), h),
                     (None, None) => (even(dw), even(dh)),
@@ -216,6 +225,35 @@ pub fn resolve(spec: &LadderSpec, display: (u32, u32)) -> Vec<Rung> {
     }
     rungs.dedup_by_key(|r| r.bitrate);
     rungs
+}
+
+/// What [`resolve`] changed about an explicit ladder for a source displayed at `display`: one line
+/// per `WxH` rung fitted into its box with the source's aspect (for the job's `notes`).
+pub fn fit_notes(spec: &LadderSpec, display: (u32, u32)) -> Vec<String> {
+    let LadderSpec::Explicit(items) = spec else { return Vec::new() };
+    items
+        .iter()
+        .zip(resolve(spec, display))
+        .filter_map(|(asked, got)| match (asked.width, asked.height) {
+            (Some(w), Some(h)) if (w, h) != (got.width, got.height) => Some(format!(
+                "--ladder {w}x{h}@{}k: encoded as {}x{}, the largest size inside {w}x{h} with the source's \
+                 display aspect ({}x{}); use -1 for a side to choose it from the other",
+                asked.bitrate / 1000,
+                got.width,
+                got.height,
+                display.0,
+                display.1
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The largest even size inside `w`×`h` with the display aspect of `dw`×`dh` (one side is `w` or
+/// `h`, the other rounded to even).
+fn fit_inside(w: u32, h: u32, dw: u32, dh: u32) -> (u32, u32) {
+    let scale = (f64::from(w) / f64::from(dw)).min(f64::from(h) / f64::from(dh));
+    (even_round(f64::from(dw) * scale).min(w), even_round(f64::from(dh) * scale).min(h))
 }
 
 /// The size with short side `s` and the display aspect of `dw`×`dh`, even, never above the display.
@@ -324,10 +362,24 @@ mod tests {
     }
 
     #[test]
+    fn an_explicit_size_of_another_aspect_is_a_box_the_picture_fits_in() {
+        let r = |spec: &str, src| sizes(&resolve(&parse_ladder(spec).unwrap(), src));
+        assert_eq!(r("640x640@500k", (1920, 1080)), vec![(640, 360, 500)]);
+        assert_eq!(r("1280x720@1M", (1440, 1080)), vec![(960, 720, 1000)]);
+        assert_eq!(r("1280x720@1M", (1080, 1920)), vec![(406, 720, 1000)]);
+        assert_eq!(r("1280x720@1M,640x360@500k", (1920, 1080)), vec![(1280, 720, 1000), (640, 360, 500)]);
+        assert_eq!(r("300x300@1M", (853, 480)), vec![(300, 168, 1000)]);
+        let notes = fit_notes(&parse_ladder("640x640@500k,320x180@200k").unwrap(), (1920, 1080));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("--ladder 640x640@500k: encoded as 640x360"), "{notes:?}");
+    }
+
+    #[test]
     fn bitrates() {
         assert_eq!(parse_bitrate("2500k").unwrap(), 2_500_000);
         assert_eq!(parse_bitrate("2.5M").unwrap(), 2_500_000);
-        assert_eq!(parse_bitrate("128000").unwrap(), 128_000);
+        assert!(parse_bitrate("128000").unwrap_err().0.contains("no unit"));
+        assert!(parse_ladder("160x90@2500").unwrap_err().0.contains("2500k"));
         assert!(parse_bitrate("fast").is_err());
         assert!(parse_bitrate("0k").is_err());
     }

@@ -22,10 +22,12 @@ pub mod batch;
 pub mod copy;
 pub mod error;
 pub mod ladder;
+mod name;
 pub mod output;
 pub mod report;
 pub mod rung;
 pub mod stop;
+pub use name::check_name;
 pub mod summary;
 pub mod timeline;
 pub mod video;
@@ -96,7 +98,7 @@ pub fn package(
 ) -> Result<Summary, PipelineError> {
     let started = Instant::now();
     let report = Collecting::new(report);
-    let name = presentation_name(opts)?;
+    let name = name::presentation_name(opts)?;
     if !(opts.fragment_duration.is_finite() && (0.1..=60.0).contains(&opts.fragment_duration)) {
         return Err(PipelineError::Invalid(format!(
             "--fragment-duration {}: must be between 0.1 and 60 seconds",
@@ -249,7 +251,7 @@ pub fn package(
     finish(staging.path(), &name).map_err(|source| PipelineError::Finish { context: name.clone(), source })?;
     let mut summary = Summary::build(
         opts.input.display().to_string(),
-        opts.output.display().to_string(),
+        summary::absolute(&opts.output),
         &name,
         opts.fragment_duration,
         staging.path(),
@@ -260,6 +262,14 @@ pub fn package(
     for rung in &mut summary.rungs {
         rung.lanes = lanes.iter().find(|(file, _)| *file == rung.file).map(|&(_, n)| n);
     }
+    for warning in summary.over_declared() {
+        report.warn(&warning);
+    }
+    if let Some(v) = &video_info {
+        let sar = v.sample_aspect.map(|r| (r.num, r.den));
+        summary.notes = ladder::fit_notes(&opts.ladder, ladder::display_size(v.width, v.height, sar, v.rotation));
+    }
+    summary.source = Some(summary::SourceSummary::new(source.duration(), video_info.as_ref(), &audio_infos));
     summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
@@ -311,17 +321,6 @@ fn check_extent(
     }
 }
 
-fn presentation_name(opts: &PackageOptions) -> Result<String, PipelineError> {
-    let name = match &opts.name {
-        Some(n) => n.clone(),
-        None => opts.input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-    };
-    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\']) || name.chars().any(char::is_control) {
-        return Err(PipelineError::Invalid(format!("`{name}` is not a usable presentation name (use --name)")));
-    }
-    Ok(name)
-}
-
 fn rung_jobs(
     opts: &PackageOptions,
     name: &str,
@@ -353,6 +352,7 @@ fn rung_jobs(
                     preset: opts.x264_preset.clone(),
                     keyint: 2 * per_fragment,
                     frame_rate: rate,
+                    vbv_init: H264Settings::vbv_init_for_lanes(lanes),
                 },
                 rung,
                 fragment,

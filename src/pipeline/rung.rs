@@ -144,9 +144,9 @@ pub fn run(
         for encoder in encoders {
             let (tx, rx) = unbounded();
             let (coded_tx, coded_rx) = bounded(CODED_QUEUE);
-            let (config, budget) = (&config, &budget);
+            let (config, budget, bar) = (&config, &budget, &bar);
             handles.push(scope.spawn(move || {
-                let r = lane(encoder, config, ctx, rx, coded_tx, budget, cancel);
+                let r = lane(encoder, config, ctx, rx, coded_tx, budget, cancel, bar);
                 // A lane that stops early must not leave the router waiting for room.
                 budget.close();
                 r
@@ -155,7 +155,7 @@ pub fn run(
             coded.push(coded_rx);
         }
         let out = TrackWriter { ctx, fragmenter, writer, events: Vec::new() };
-        let writer = scope.spawn(|| out.write(coded, &bar));
+        let writer = scope.spawn(|| out.write(coded));
         let routed = route(frames, inputs, &budget, cancel);
         let lanes: Vec<_> = handles
             .into_iter()
@@ -209,7 +209,10 @@ fn route(
 }
 
 /// One libx264 instance: encodes the pictures it is given and sends each fragment's samples, in
-/// decode order, as soon as libx264 has returned all of them.
+/// decode order, as soon as libx264 has returned all of them. Each picture counts on the rung's
+/// `bar` once libx264 has taken it, so a rung coded by several lanes moves frame by frame, not a
+/// whole fragment at a time when the writer gets it.
+#[allow(clippy::too_many_arguments)]
 fn lane(
     mut encoder: H264Encoder,
     config: &AvcConfig,
@@ -218,6 +221,7 @@ fn lane(
     coded: Sender<Vec<Sample>>,
     budget: &Budget,
     cancel: &AtomicBool,
+    bar: &Bar,
 ) -> Result<(), PipelineError> {
     let mut lane = Lane { config, ctx, pending: BTreeMap::new(), fragment: Vec::new(), coded };
     for (index, frame) in (0i64..).zip(frames) {
@@ -226,6 +230,7 @@ fn lane(
         }
         lane.pending.insert(index, FrameMeta { pts: frame.pts, duration: frame.duration, boundary: frame.boundary });
         let packets = encoder.encode(&frame.frame, index, frame.boundary)?;
+        bar.frame(frame.pts + i64::from(frame.duration));
         drop(frame);
         budget.release();
         lane.take(packets)?;
@@ -298,18 +303,15 @@ impl TrackWriter<'_> {
     fn write(
         mut self,
         lanes: Vec<Receiver<Vec<Sample>>>,
-        bar: &Bar,
     ) -> Result<(IsmvWriter<BufWriter<File>>, Vec<FragmentEvent>), PipelineError> {
         // Fragment k comes from lane k mod L; the first lane to run out has seen the last fragment.
         let mut next = 0;
         while let Ok(samples) = lanes[next % lanes.len()].recv() {
             next += 1;
             for sample in samples {
-                let end = sample.pts + i64::from(sample.duration);
                 if let Some(f) = self.fragmenter.push(sample).map_err(|e| PipelineError::format(self.ctx, e))? {
                     self.write_fragment(&f)?;
                 }
-                bar.frame(end);
             }
         }
         // Every other lane must be done too (a lane that stopped on an error is reported by itself).
@@ -326,5 +328,60 @@ impl TrackWriter<'_> {
         let event = self.writer.write_fragment(fragment).map_err(|e| PipelineError::format(self.ctx, e))?;
         self.events.push(event);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::media::{x264::H264Settings, Ratio, VideoFrame};
+    use crate::pipeline::report::Meter;
+
+    #[derive(Default)]
+    struct Count(Arc<AtomicU64>);
+
+    impl Meter for Count {
+        fn item(&self, _: i64) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn media(&self, _: i64) {}
+        fn done(&self) {}
+    }
+
+    #[test]
+    fn a_lane_counts_each_picture_as_libx264_takes_it() {
+        crate::media::init().unwrap();
+        let settings = H264Settings {
+            width: 16,
+            height: 16,
+            bitrate: 100_000,
+            preset: "ultrafast".into(),
+            keyint: 100,
+            frame_rate: Ratio::new(25, 1),
+            vbv_init: 0.1,
+        };
+        let encoder = H264Encoder::open(&settings, "test").unwrap();
+        let config = AvcConfig::from_extradata(encoder.extradata()).unwrap();
+        let count = Arc::new(AtomicU64::new(0));
+        let bar = Bar::new(Box::new(Count(count.clone())));
+        let (tx, rx) = unbounded();
+        let (coded_tx, coded_rx) = unbounded();
+        let budget = Budget::new(100);
+        for i in 0..10 {
+            let mut frame = VideoFrame::new(crate::media::scale::OUTPUT_FORMAT, 16, 16);
+            for plane in 0..frame.planes() {
+                frame.data_mut(plane).fill((i * 20) as u8);
+            }
+            assert!(budget.acquire());
+            tx.send(Arc::new(SourceFrame { frame, pts: i * 400_000, duration: 400_000, boundary: i % 5 == 0 }))
+                .unwrap();
+        }
+        drop(tx);
+        lane(encoder, &config, "test", rx, coded_tx, &budget, &AtomicBool::new(false), &bar).unwrap();
+        // The lane itself reported every picture (the writer, which gets whole fragments, does not).
+        assert_eq!(count.load(Ordering::SeqCst), 10);
+        assert_eq!(coded_rx.iter().map(|f| f.len()).collect::<Vec<_>>(), [5, 5]);
     }
 }

@@ -142,6 +142,112 @@ async function indexPage(browser) {
   }
 }
 
+// A context where the dash.js CDN is unreachable, as offline.
+async function offlineContext(browser) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  await context.route(/^https:\/\/cdn\.jsdelivr\.net\//, (route) => route.abort('internetdisconnected'));
+  return context;
+}
+
+const playerReady = () => !!(window.ssfpack && window.ssfpack.ready && window.ssfpack.representations.length);
+
+// NAME.html as written (dash.js from the CDN), served by ssfpack serve: plays offline with the
+// server's own dash.js.
+async function writtenPageUsesServerScripts(browser) {
+  const context = await offlineContext(browser);
+  try {
+    const page = await context.newPage();
+    await page.goto(`${ORIGIN}/${NAME}/${NAME}.html`);
+    await waitFor(page, 'player ready with the CDN unreachable', playerReady);
+    const base = await page.evaluate(() => document.getElementById('js-base').textContent);
+    if (!base.startsWith('/_player/dashjs/')) throw new Error(`dash.js from ${base}`);
+    return `dash.js from ${base}`;
+  } finally {
+    await context.close();
+  }
+}
+
+// The same page on a plain static host, offline: the message says how to fix it.
+async function offlineMessage(browser) {
+  const context = await offlineContext(browser);
+  try {
+    const page = await context.newPage();
+    await page.goto(`${STATIC}/${NAME}/cdn.html`);
+    const text = await waitFor(page, 'an error shown', () => {
+      const e = document.getElementById('error');
+      return !e.hidden && e.textContent;
+    });
+    for (const hint of ['--player-js-dir', '--player-js-base', 'dash.all.min.js']) {
+      if (!text.includes(hint)) throw new Error(`message lacks ${hint}: ${text}`);
+    }
+    const status = await page.evaluate(() => document.getElementById('status').textContent);
+    if (status !== 'failed') throw new Error(`status ${status}`);
+    return text.slice(0, 80) + '…';
+  } finally {
+    await context.close();
+  }
+}
+
+// /_player/ takes any manifest URL (?manifest=, or typed into its form); the title follows it.
+async function genericPlayer(browser) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${ORIGIN}/_player/`);
+    if (await page.$eval('#open', (f) => f.hidden)) throw new Error('no manifest form without ?manifest=');
+    await page.fill('#open input[name=manifest]', `${ORIGIN}/${NAME}/${NAME}.ism/Manifest`);
+    await Promise.all([page.waitForNavigation(), page.click('#open button')]);
+    await waitFor(page, 'player ready', playerReady);
+    const title = await page.title();
+    if (title !== NAME) throw new Error(`title ${JSON.stringify(title)}`);
+    if (!new URL(page.url()).searchParams.get('manifest')) throw new Error(`url ${page.url()}`);
+    return `title ${title}`;
+  } finally {
+    await context.close();
+  }
+}
+
+// The index lists the pre-split copy with its duration and rungs, and its link plays it.
+async function indexListsStaticLayouts(browser) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${ORIGIN}/`);
+    const rows = await page.$$eval('li', (lis) => lis.map((li) => li.textContent));
+    const row = rows.find((r) => r.includes(`${NAME}-static/ (static layout)`));
+    if (!row) throw new Error(`no static row in ${JSON.stringify(rows)}`);
+    for (const part of ['0:30', '3 video rungs: 640x360 900k, 480x270 500k, 320x180 250k']) {
+      if (!row.includes(part)) throw new Error(`row lacks ${part}: ${row}`);
+    }
+    const ism = rows.find((r) => r.includes(`${NAME}/${NAME}.ism`));
+    if (!ism || !ism.includes('0:30')) throw new Error(`ism row: ${ism}`);
+    await page.click(`a.play:text("${NAME}-static/ (static layout)")`);
+    await waitFor(page, 'player ready', playerReady);
+    return row;
+  } finally {
+    await context.close();
+  }
+}
+
+// A portrait video fills the page's height in a box of its own shape, not a 16:9 one.
+async function portraitBox(browser) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${ORIGIN}/portrait/portrait.ism/player`);
+    await waitFor(page, 'player ready', playerReady);
+    const box = await waitFor(page, 'a box of the picture\'s shape', () => {
+      const v = document.querySelector('video');
+      const r = v.getBoundingClientRect();
+      return v.videoWidth && Math.abs(r.height / r.width - v.videoHeight / v.videoWidth) < 0.03 && { w: r.width, h: r.height };
+    });
+    if (box.h < 0.75 * 720) throw new Error(`portrait box ${box.w}x${box.h} is small`);
+    return `box ${Math.round(box.w)}x${Math.round(box.h)}`;
+  } finally {
+    await context.close();
+  }
+}
+
 // launch() (not a persistent context) gives every run a fresh temporary profile.
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -152,6 +258,11 @@ const browser = await chromium.launch({
 const originManifest = `${ORIGIN}/${NAME}/${NAME}.ism/Manifest`;
 const tests = [
   ['origin index page', () => indexPage(browser)],
+  ['written page uses the server\'s dash.js', () => writtenPageUsesServerScripts(browser)],
+  ['offline page says how to fix it', () => offlineMessage(browser)],
+  ['generic player page', () => genericPlayer(browser)],
+  ['index lists static layouts', () => indexListsStaticLayouts(browser)],
+  ['portrait video box', () => portraitBox(browser)],
   ['dash.js · origin', () => scenario(browser, { name: 'dashjs-origin', player: 'dashjs', url: `${ORIGIN}/${NAME}/${NAME}.ism/player` })],
   ['dash.js · static layout', () => scenario(browser, { name: 'dashjs-static', player: 'dashjs', url: `${STATIC}/${NAME}/${NAME}.html` })],
   ['shaka 4.16 · origin', () => scenario(browser, { name: 'shaka-origin', player: 'shaka', url: `${STATIC}/shaka.html?manifest=${encodeURIComponent(originManifest)}` })],

@@ -43,6 +43,14 @@ mkdir -p "$work/origin" "$work/static/js"
 "$bin" "$work/clip.mp4" -o "$work/origin/clip" --name clip -q \
   --ladder 640x360@900k,480x270@500k,320x180@250k --x264-preset veryfast || fail "packaging failed"
 
+# In the origin's folder too: a pre-split copy (listed on the index page, played by /_player/) and a
+# portrait clip (the page's box must follow the picture).
+"$bin" split "$work/origin/clip" --out "$work/origin/clip-static" >/dev/null || fail "split --out failed"
+ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=180x320:r=25:d=4" \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$work/portrait.mp4" || fail "ffmpeg (portrait) failed"
+"$bin" "$work/portrait.mp4" -o "$work/origin/portrait" --name portrait -q \
+  --ladder 180x320@300k,90x160@100k --x264-preset ultrafast || fail "packaging (portrait) failed"
+
 # The static site: the split layout alone (no .ism/.ismc/.ismv/.isma), dash.js/Shaka from node_modules.
 cp -r "$work/origin/clip" "$work/static/clip"
 "$bin" split "$work/static/clip" --player-js-base /js/dashjs/modern/umd/ || fail "split failed"
@@ -51,6 +59,8 @@ ln -s "$here/node_modules/dashjs/dist" "$work/static/js/dashjs"
 ln -s "$here/node_modules/shaka-player/dist" "$work/static/js/shaka"
 ln -s "$here/node_modules/codem-isoboxer/dist" "$work/static/js/isoboxer"
 cp "$here/shaka.html" "$work/static/shaka.html"
+# The page `ssfpack INPUT -o DIR` writes (dash.js from the CDN), on a host that is not ssfpack serve.
+cp "$work/origin/clip/clip.html" "$work/static/clip/cdn.html"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 origin_port=$(free_port)

@@ -42,6 +42,38 @@
     return b.charAt(b.length - 1) === '/' ? b : b + '/';
   }
 
+  // Served by `ssfpack serve`, a page uses the server's dash.js (a local copy, or its
+  // --player-js-base) rather than the address it was written with: /_player/config.json answers.
+  async function useServerScripts() {
+    if (!/^https?:$/.test(location.protocol)) return;
+    try {
+      var r = await fetch('/_player/config.json', { cache: 'no-cache' });
+      if (!r.ok) return;
+      var c = await r.json();
+      if (c && c.server === 'ssfpack' && c.jsBase) config.jsBase = c.jsBase;
+    } catch (e) { /* not ssfpack serve: keep the page's own base */ }
+  }
+
+  // The page's name from the manifest URL: …/Movie.ism/Manifest → Movie, …/Out/Manifest → Out.
+  function titleFor(url) {
+    var parts = new URL(url, location.href).pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts.length && /^manifest$/i.test(parts[parts.length - 1])) parts.pop();
+    var last = parts.length ? parts[parts.length - 1] : url;
+    return last.replace(/\.ism[lc]?$/i, '');
+  }
+
+  function setTitle(t) {
+    document.title = t;
+    document.getElementById('title').textContent = t;
+  }
+
+  // The box takes the picture's aspect (see player.css).
+  function fitBox() {
+    if (!video.videoWidth || !video.videoHeight) return;
+    video.style.setProperty('--ar', video.videoWidth + ' / ' + video.videoHeight);
+    video.style.setProperty('--arn', String(video.videoWidth / video.videoHeight));
+  }
+
   function loadScript(src) {
     return new Promise(function (resolve, reject) {
       var s = document.createElement('script');
@@ -57,6 +89,13 @@
   async function findManifest() {
     var override = new URLSearchParams(location.search).get('manifest');
     var list = override ? [override] : config.manifests;
+    if (!list.length) {
+      var form = document.getElementById('open');
+      form.hidden = false;
+      statusEl.textContent = 'enter the URL of a Smooth Streaming manifest (…/NAME.ism/Manifest), or add ?manifest=URL';
+      state.waiting = true;
+      return null;
+    }
     for (var i = 0; i < list.length; i++) {
       try {
         var r = await fetch(list[i], { cache: 'no-cache' });
@@ -192,16 +231,30 @@
     showLive();
   }
 
+  async function loadDashjs() {
+    try {
+      await loadScript(jsBase() + 'dash.all.min.js');
+      await loadScript(jsBase() + 'dash.mss.min.js');
+    } catch (e) {
+      throw new Error(e.message + ': dash.js is not reachable (offline, or the address is blocked). ' +
+        'Serve a local copy with `ssfpack serve DIR --player-js-dir node_modules/dashjs/dist` ' +
+        '(npm install dashjs), or write the page with `--player-js-base URL` pointing at a folder ' +
+        'holding dash.all.min.js and dash.mss.min.js');
+    }
+    if (!window.dashjs) throw new Error('dash.js did not load from ' + jsBase());
+  }
+
   async function start() {
+    await useServerScripts();
     document.getElementById('js-base').textContent = jsBase();
     var url = await waitForManifest();
+    if (!url) return;
     state.manifest = url;
+    if (new URLSearchParams(location.search).get('manifest') || !config.manifests.length) setTitle(titleFor(url));
     var link = document.getElementById('manifest-link');
     link.href = url;
     link.textContent = url;
-    await loadScript(jsBase() + 'dash.all.min.js');
-    await loadScript(jsBase() + 'dash.mss.min.js');
-    if (!window.dashjs) throw new Error('dash.js did not load from ' + jsBase());
+    await loadDashjs();
     var player = dashjs.MediaPlayer().create();
     state.player = player;
     player.updateSettings({ streaming: { utcSynchronization: { defaultTimingSource: timingSource(url) } } });
@@ -226,11 +279,15 @@
     document.getElementById('go-live').addEventListener('click', goLive);
     liveEl.addEventListener('click', goLive);
     ['timeupdate', 'resize', 'progress', 'seeked', 'seeking', 'pause', 'play'].forEach(function (n) { video.addEventListener(n, showStatus); });
+    ['loadedmetadata', 'resize'].forEach(function (n) { video.addEventListener(n, fitBox); });
     video.addEventListener('error', function () {
       fail('media error ' + (video.error ? video.error.code + ' ' + video.error.message : ''));
     });
     player.initialize(video, url, true);
   }
 
-  start().catch(function (e) { fail(e && e.message ? e.message : e); });
+  start().catch(function (e) {
+    statusEl.textContent = 'failed';
+    fail(e && e.message ? e.message : e);
+  });
 })();
