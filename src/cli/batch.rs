@@ -19,12 +19,22 @@ use crate::pipeline::report::Meter;
 use crate::pipeline::PackageOptions;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ssfpack batch /media/library -o /srv/smooth\n  \
-                        ssfpack batch films.txt -o /srv/smooth --jobs 4 --json > report.json\n  \
-                        ssfpack batch /shared/media -o /shared/smooth --shard 2/8\n\
-                        Without --shard, the shard is read from a Slurm array (SLURM_ARRAY_TASK_*), a Kubernetes \
-                        Indexed Job (JOB_COMPLETION_INDEX with --shard-count) or an AWS Batch array \
-                        (AWS_BATCH_JOB_ARRAY_INDEX/_SIZE). See docs/batch.md.")]
+#[command(
+    after_help = examples_help!(
+        "ssfpack batch /media/library -o /srv/smooth",
+        "ssfpack batch films.txt -o /srv/smooth --jobs 4 --json > report.json",
+        "ssfpack batch /shared/media -o /shared/smooth --shard 2/8"
+    ),
+    after_long_help = long_examples_help!(
+        "ssfpack batch /media/library -o /srv/smooth",
+        "ssfpack batch films.txt -o /srv/smooth --jobs 4 --json > report.json",
+        "ssfpack batch /shared/media -o /shared/smooth --shard 2/8",
+        "",
+        "Without --shard, the shard is read from a Slurm array (SLURM_ARRAY_TASK_*), a Kubernetes",
+        "Indexed Job (JOB_COMPLETION_INDEX with --shard-count) or an AWS Batch array",
+        "(AWS_BATCH_JOB_ARRAY_INDEX/_SIZE). See docs/batch.md."
+    )
+)]
 pub struct BatchArgs {
     /// A library folder (searched recursively; media is found by probing) or a list file (one
     /// path per line, relative to the list's folder).

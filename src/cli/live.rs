@@ -10,9 +10,20 @@ use clap::{Args, Subcommand};
 use crate::format::manifest::PointFile;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ssfpack live create media/Live.isml\n  \
-                        ssfpack live create media/Concert.isml --dvr-window 3600 --title \"Spring concert\"\n  \
-                        ssfpack serve media    # encoders push to http://HOST:8080/Live.isml/Streams(feed1)")]
+#[command(
+    after_help = examples_help!(
+        "ssfpack live create media/Live.isml",
+        "ssfpack live create media/Concert.isml --dvr-window 3600 --title \"Spring concert\"",
+        "ssfpack serve media    # encoders push to http://HOST:8080/Live.isml/Streams(feed1)"
+    ),
+    after_long_help = long_examples_help!(
+        "ssfpack live create media/Live.isml",
+        "ssfpack live create media/Concert.isml --dvr-window 3600 --title \"Spring concert\"",
+        "ssfpack serve media    # encoders push to http://HOST:8080/Live.isml/Streams(feed1)",
+        "ffmpeg -re -i in.mp4 -c:v libx264 -g 50 -c:a aac -movflags isml+frag_keyframe -f ismv \\",
+        "  'http://HOST:8080/Live.isml/Streams(feed1)'"
+    )
+)]
 pub struct LiveArgs {
     #[command(subcommand)]
     pub command: LiveCommand,
