@@ -81,7 +81,7 @@ impl Event {
     /// Creates a new event folder under `archive` (named after the UTC time, made unique).
     pub fn create(archive: &Path, name: &str) -> Result<Self, LiveError> {
         std::fs::create_dir_all(archive).map_err(|e| LiveError::io(archive, e))?;
-        let stamp = utc_stamp();
+        let stamp = super::clock::stamp(std::time::SystemTime::now());
         let mut id = stamp.clone();
         let mut n = 1;
         let dir = loop {
@@ -319,37 +319,4 @@ fn cut_torn_tail(path: &Path) -> Result<u64, LiveError> {
         file.sync_all().map_err(|e| LiveError::io(path, e))?;
     }
     Ok(whole)
-}
-
-/// `20261201T093012Z`.
-fn utc_stamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_788), (2026, 12, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
 }

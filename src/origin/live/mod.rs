@@ -9,6 +9,7 @@
 //! - [`ingest`]: the HTTP side of a POST: who may push, time-outs, limits;
 //! - [`viewer`]: the HTTP side of playing: manifest, fragments, 412 for the future.
 
+pub mod clock;
 pub mod event;
 pub mod ingest;
 pub mod point;

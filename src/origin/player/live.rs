@@ -6,7 +6,7 @@
 //! point's page points it at [`TIME_PATH`] on the origin instead (an `http-xsdate` source), so live
 //! playback never depends on a third-party host.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::{escape_html, render_with, Page};
 use crate::origin::live::Status;
@@ -57,34 +57,15 @@ pub fn render_points(points: &[(PresentationPath, Option<Status>)]) -> String {
 
 /// Now, as `2026-12-01T09:30:12.345Z`.
 pub fn now_iso() -> String {
-    iso(SystemTime::now())
-}
-
-fn iso(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (secs, ms) = (d.as_secs(), d.subsec_millis());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    crate::origin::live::clock::iso(SystemTime::now())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::origin::live::clock::iso;
     use std::time::Duration;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn clock_format() {
