@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::server::{WireHead, WireMeta};
 use crate::format::error::Result;
 
 const SMIL_NS: &str = "http://www.w3.org/2001/SMIL20/Language";
@@ -91,20 +92,6 @@ struct WireSmil {
     head: WireHead,
     #[serde(default)]
     body: WireBody,
-}
-
-#[derive(Serialize, Deserialize, Default)]
-struct WireHead {
-    #[serde(default)]
-    meta: Vec<WireMeta>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct WireMeta {
-    #[serde(rename = "@name")]
-    name: String,
-    #[serde(rename = "@content", default)]
-    content: String,
 }
 
 #[derive(Serialize, Deserialize, Default)]

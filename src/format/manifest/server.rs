@@ -109,18 +109,19 @@ struct WireSmil {
     body: WireBody,
 }
 
+/// `<head>` of a SMIL document (shared with the `.isml` point file).
 #[derive(Serialize, Deserialize, Default)]
-struct WireHead {
+pub(super) struct WireHead {
     #[serde(default)]
-    meta: Vec<WireMeta>,
+    pub(super) meta: Vec<WireMeta>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct WireMeta {
+pub(super) struct WireMeta {
     #[serde(rename = "@name")]
-    name: String,
-    #[serde(rename = "@content")]
-    content: String,
+    pub(super) name: String,
+    #[serde(rename = "@content", default)]
+    pub(super) content: String,
 }
 
 #[derive(Serialize, Deserialize, Default)]
