@@ -12,6 +12,7 @@ mod pack;
 mod package;
 mod progress;
 mod publish;
+mod push;
 mod serve;
 mod signals;
 mod split;
@@ -47,6 +48,8 @@ pub enum Command {
     Pack(pack::PackArgs),
     /// Live publishing points: `live create DIR/NAME.isml` (then `serve DIR` takes pushes).
     Live(live::LiveArgs),
+    /// Live encoder: encode the aligned ladder in real time and push it to publishing points.
+    Push(push::PushArgs),
 }
 
 /// `ssfpack INPUT -o DIR`: encode an aligned H.264/AAC ladder and write a presentation.
@@ -137,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Split(args)) => split::split(args),
         Some(Command::Pack(args)) => pack::run(args),
         Some(Command::Live(args)) => live::run(args),
+        Some(Command::Push(args)) => push::run(args),
         None => package::run(cli.package),
     }
 }
