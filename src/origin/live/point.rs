@@ -45,8 +45,11 @@ pub struct Point {
     /// The serialized manifest of `version`, and its max-age.
     manifest_cache: Mutex<Option<(u64, Bytes, u64)>>,
     /// Final fragment answers (their tfrf will not grow any more), by (event, track, bitrate, time, info).
-    fragment_cache: Mutex<HashMap<(String, String, u32, u64, bool), Bytes>>,
+    fragment_cache: Mutex<HashMap<FragmentKey, Bytes>>,
 }
+
+/// (event, track, bitrate, time, info) of a cached fragment answer.
+type FragmentKey = (String, String, u32, u64, bool);
 
 /// Fragment answers kept per point before the cache is cleared (a bound on memory).
 const MAX_CACHED_FRAGMENTS: usize = 512;
