@@ -322,3 +322,24 @@ fn a_backup_target_down_for_a_while_catches_up_and_the_primary_is_unaffected() {
     assert_complete(&archived(b_root.path(), "Show", 1)[0]);
     drop((a, b));
 }
+
+#[test]
+fn sigint_ends_the_stream_cleanly_and_exits_130() {
+    let tmp = tempfile::tempdir().unwrap();
+    point(tmp.path(), "Show.isml");
+    let serve = ServeProcess::start(tmp.path(), &[]);
+    let child = push(&[url(serve.addr, "Show")]);
+    // The event is live (its first fragments arrived): stop well before the source's end.
+    wait_for_chunks(serve.addr, "Show", 0, 30);
+    let k = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(k.success());
+    let (status, json, err) = finish(child, 30);
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert_eq!(json["targets"][0]["ended"], true, "the end of stream (empty mfra) was delivered: {json}");
+    // The event ended with the stream: archived, with no gap in what was pushed.
+    let ev = archived(tmp.path(), "Show", 1);
+    let o = Command::new(bin()).arg("check").arg(&ev[0]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let f = MediaFile::open(&ev[0].join("Show_video_300k.ismv")).unwrap();
+    assert!((1..VIDEO_FRAGMENTS).contains(&f.fragments.len()), "stopped early: {}", f.fragments.len());
+}
