@@ -41,13 +41,14 @@ pub struct StreamSummary {
 
 /// Real-time pacing of the decode, and the request to end the input early (a signal).
 pub struct Pace<'a> {
-    start: Instant,
+    /// When the first frame came out of the decoder: the clock starts there, after the encoders
+    /// and the source have opened.
+    start: std::sync::OnceLock<Instant>,
     paced: bool,
     halt: &'a AtomicUsize,
     report: &'a dyn Report,
     /// When the encoder last warned it was behind real time.
     warned: Mutex<Option<Instant>>,
-    reached: AtomicUsize,
 }
 
 /// A lag below this is jitter, not falling behind.
@@ -58,8 +59,8 @@ impl Pace<'_> {
     /// the encode runs behind real time.
     pub fn wait(&self, pts: i64) {
         let due = Duration::from_nanos(u64::try_from(pts).unwrap_or(0).saturating_mul(100));
-        self.reached.store(usize::try_from(pts / (TIMESCALE as i64 / 1000)).unwrap_or(0), Ordering::Relaxed);
-        let elapsed = self.start.elapsed();
+        let start = *self.start.get_or_init(|| Instant::now() - due);
+        let elapsed = start.elapsed();
         if elapsed > due + BEHIND {
             let mut w = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
             if w.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
@@ -74,7 +75,7 @@ impl Pace<'_> {
             return;
         }
         while !self.halted() {
-            let now = self.start.elapsed();
+            let now = start.elapsed();
             if now >= due {
                 break;
             }
@@ -168,14 +169,7 @@ pub fn encode_live(
     let cancel = AtomicBool::new(false);
     let sizes: Vec<(u32, u32)> = rungs.iter().map(|j| (j.rung.width, j.rung.height)).collect();
     let plan = video::scale_plan(&sizes, video_info.as_ref().map_or(0, |v| v.rotation));
-    let pace = Pace {
-        start: Instant::now(),
-        paced,
-        halt,
-        report: &report,
-        warned: Mutex::new(None),
-        reached: AtomicUsize::new(0),
-    };
+    let pace = Pace { start: std::sync::OnceLock::new(), paced, halt, report: &report, warned: Mutex::new(None) };
     // Signals end the input (through `pace`), they do not cancel the graph.
     let never = AtomicUsize::new(0);
     let graph = graph::Graph {

@@ -14,7 +14,7 @@ pub mod queue;
 pub mod target;
 pub mod url;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -144,18 +144,27 @@ pub fn run(
                 r
             }));
         }
-        // Signals end the input (cleanly).
-        let watcher = scope.spawn(|| {
+        // Signals end the input (cleanly); a progress line every PROGRESS.
+        let position = Position { inner: report, media: Arc::default() };
+        let media = Arc::clone(&position.media);
+        let (queues, halt, done) = (&queues, &halt, &done);
+        let watcher = scope.spawn(move || {
+            let started = std::time::Instant::now();
+            let mut next = PROGRESS;
             while !done.load(Ordering::SeqCst) {
                 let sig = signal.load(Ordering::SeqCst);
                 if sig != 0 {
                     halt.store(sig, Ordering::SeqCst);
                 }
+                if started.elapsed() >= next {
+                    next += PROGRESS;
+                    status(&progress_line(started.elapsed(), media.load(Ordering::Relaxed), queues));
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let encoded = encode_live(&opts.stream, hub.clone(), &halt, report);
-        for q in &queues {
+        let encoded = encode_live(&opts.stream, hub.clone(), halt, &position);
+        for q in queues {
             if encoded.is_ok() {
                 q.end();
             } else {
@@ -205,6 +214,66 @@ pub fn run(
         targets,
         failures,
     })
+}
+
+/// How often the progress line is printed.
+const PROGRESS: Duration = Duration::from_secs(10);
+
+/// `t=MEDIA s (SPEED x real time); target 1: connected, N sent, R reconnects; …`
+fn progress_line(elapsed: Duration, media_ticks: i64, queues: &[Arc<Queue>]) -> String {
+    let media = media_ticks.max(0) as f64 / TIMESCALE as f64;
+    let mut line = format!("t={media:.1} s encoded ({:.2}x real time)", media / elapsed.as_secs_f64().max(1e-3));
+    for (i, q) in queues.iter().enumerate() {
+        let state = if q.connected.load(Ordering::Relaxed) { "connected" } else { "disconnected" };
+        line.push_str(&format!(
+            "; target {}: {state}, {} sent, {} waiting, {} reconnects",
+            i + 1,
+            q.sent.load(Ordering::Relaxed),
+            q.waiting(),
+            q.reconnects.load(Ordering::Relaxed)
+        ));
+    }
+    line
+}
+
+/// A [`Report`] that also records the media time the decode reached (for the progress line).
+struct Position<'a> {
+    inner: &'a dyn Report,
+    media: Arc<AtomicI64>,
+}
+
+struct PositionMeter {
+    inner: Box<dyn crate::pipeline::report::Meter>,
+    media: Arc<AtomicI64>,
+}
+
+impl Report for Position<'_> {
+    fn warn(&self, message: &str) {
+        self.inner.warn(message);
+    }
+
+    fn meter(&self, label: Option<&str>, total: Option<u64>) -> Box<dyn crate::pipeline::report::Meter> {
+        let inner = self.inner.meter(label, total);
+        match label {
+            None => Box::new(PositionMeter { inner, media: Arc::clone(&self.media) }),
+            Some(_) => inner,
+        }
+    }
+}
+
+impl crate::pipeline::report::Meter for PositionMeter {
+    fn item(&self, media: i64) {
+        self.inner.item(media);
+    }
+
+    fn media(&self, media: i64) {
+        self.media.store(media, Ordering::Relaxed);
+        self.inner.media(media);
+    }
+
+    fn done(&self) {
+        self.inner.done();
+    }
 }
 
 /// The tracks as their encoders open, and the header boxes once all have.

@@ -3,6 +3,7 @@
 //! flat however long the outage.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -43,11 +44,23 @@ pub struct Queue {
     cv: Condvar,
     max_items: usize,
     max_bytes: usize,
+    /// For the progress line, kept by the target thread: fragments sent, reconnects, connected.
+    pub sent: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub connected: AtomicBool,
 }
 
 impl Queue {
     pub fn new(max_items: usize, max_bytes: usize) -> Self {
-        Queue { state: Mutex::default(), cv: Condvar::new(), max_items: max_items.max(1), max_bytes }
+        Queue {
+            state: Mutex::default(),
+            cv: Condvar::new(),
+            max_items: max_items.max(1),
+            max_bytes,
+            sent: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

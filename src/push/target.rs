@@ -5,7 +5,7 @@
 //! the chunked terminator.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -124,8 +124,10 @@ impl Target<'_> {
                     continue;
                 }
                 Ok(Ok(post)) => {
+                    self.queue.connected.store(true, Ordering::Relaxed);
                     if connected_once {
                         self.totals.reconnects += 1;
+                        self.queue.reconnects.fetch_add(1, Ordering::Relaxed);
                         self.totals.outage_seconds += down_since.elapsed().as_secs_f64();
                         status(&format!("{url}: reconnected (outage {:.1} s)", down_since.elapsed().as_secs_f64()));
                     }
@@ -134,6 +136,7 @@ impl Target<'_> {
                     match self.stream(post) {
                         Ok(()) => return Ok(()),
                         Err(why) => {
+                            self.queue.connected.store(false, Ordering::Relaxed);
                             status(&format!("{url}: {why}; reconnecting"));
                             down_since = Instant::now();
                         }
@@ -201,6 +204,7 @@ impl Target<'_> {
                         return Err(format!("sending a fragment: {e}"));
                     }
                     self.totals.fragments += 1;
+                    self.queue.sent.fetch_add(1, Ordering::Relaxed);
                     self.totals.bytes += item.bytes.len() as u64;
                     let recent = self.recent.entry(item.track_id).or_default();
                     recent.push(item);
@@ -225,6 +229,3 @@ impl Target<'_> {
 
 /// An error that ends the target (no retry).
 struct Fatal(PushError);
-
-/// Keeps the queue alive for a thread.
-pub type SharedQueue = Arc<Queue>;
