@@ -15,3 +15,4 @@ pub mod format;
 pub mod media;
 pub mod origin;
 pub mod pipeline;
+pub mod push;

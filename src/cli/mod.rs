@@ -43,6 +43,7 @@ mod pack;
 mod package;
 mod progress;
 mod publish;
+mod push;
 mod serve;
 mod signals;
 mod split;
@@ -102,6 +103,8 @@ pub enum Command {
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff) on stdout, or write all of them into a folder with --out.
     Man(docs::ManArgs),
+    /// Live encoder: encode the aligned ladder in real time and push it to publishing points.
+    Push(push::PushArgs),
 }
 
 /// `ssfpack INPUT -o DIR`: encode an aligned H.264/AAC ladder and write a presentation.
@@ -229,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Batch(args)) => batch::run(args),
         Some(Command::Completions(args)) => docs::completions(args),
         Some(Command::Man(args)) => docs::man(args),
+        Some(Command::Push(args)) => push::run(args),
         None => package::run(cli.package),
     }
 }

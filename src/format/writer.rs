@@ -89,19 +89,10 @@ impl<W: Write> IsmvWriter<W> {
                 self.track.track_id, self.track.name, self.sequence, fragment.start
             )
         };
-        let (moof, mdat_payload) = build_moof(&self.track, fragment, self.sequence + 1).map_err(|e| match e {
+        let bytes = fragment_bytes(&self.track, fragment, self.sequence + 1).map_err(|e| match e {
             FormatError::Invalid { message, .. } => FormatError::invalid(ctx(), message),
             other => other,
         })?;
-        let mut bytes = encode(&moof, "moof")?;
-        let mdat_len =
-            u32::try_from(mdat_payload + 8).map_err(|_| FormatError::invalid(ctx(), "fragment larger than 4 GiB"))?;
-        bytes.reserve(mdat_payload + 8);
-        bytes.extend_from_slice(&mdat_len.to_be_bytes());
-        bytes.extend_from_slice(b"mdat");
-        for s in &fragment.samples {
-            bytes.extend_from_slice(&s.data);
-        }
         self.out.write_all(&bytes)?;
         let event = FragmentEvent {
             track_id: self.track.track_id,
@@ -259,6 +250,41 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
         }),
         unknown_boxes: Vec::new(),
     })
+}
+
+/// One fragment as bytes: its `moof` (sequence number `sequence`) and `mdat`, what a file holds
+/// and what a live encoder posts.
+pub fn fragment_bytes(track: &TrackInfo, fragment: &Fragment, sequence: u32) -> Result<Vec<u8>> {
+    let (moof, mdat_payload) = build_moof(track, fragment, sequence)?;
+    let mut bytes = encode(&moof, "moof")?;
+    let mdat_len =
+        u32::try_from(mdat_payload + 8).map_err(|_| FormatError::invalid("fragment", "larger than 4 GiB"))?;
+    bytes.reserve(mdat_payload + 8);
+    bytes.extend_from_slice(&mdat_len.to_be_bytes());
+    bytes.extend_from_slice(b"mdat");
+    for s in &fragment.samples {
+        bytes.extend_from_slice(&s.data);
+    }
+    Ok(bytes)
+}
+
+/// The `moov` of a fragmented file holding several tracks (a live encoder's single POST): one
+/// `trak` and one `trex` per track, in order. The track ids must differ.
+pub fn moov_tracks(tracks: &[TrackInfo]) -> Result<MoovBox> {
+    let (first, rest) = tracks.split_first().ok_or_else(|| FormatError::invalid("moov", "no track"))?;
+    let mut out = moov(first)?;
+    for t in rest {
+        if tracks.iter().filter(|o| o.track_id == t.track_id).count() > 1 {
+            return Err(FormatError::invalid("moov", format!("track id {} used twice", t.track_id)));
+        }
+        let m = moov(t)?;
+        out.trak_boxes.extend(m.trak_boxes);
+        if let (Some(into), Some(from)) = (out.mvex_box.as_mut(), m.mvex_box) {
+            into.trex_boxes.extend(from.trex_boxes);
+        }
+    }
+    out.mvhd_box.next_track_id = tracks.iter().map(|t| t.track_id).max().unwrap_or(0) + 1;
+    Ok(out)
 }
 
 /// Builds the `moof` of a fragment and returns it with the `mdat` payload size.

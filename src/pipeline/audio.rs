@@ -1,7 +1,5 @@
 //! One audio track: resample + AAC encode + fragment + write, on its own thread.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,13 +8,14 @@ use crossbeam_channel::Receiver;
 use crate::format::aac::AacConfig;
 use crate::format::fragmenter::{CutRule, Fragment, Fragmenter};
 use crate::format::presentation::TrackOutput;
-use crate::format::writer::{FragmentEvent, IsmvWriter};
+use crate::format::writer::FragmentEvent;
 use crate::format::{CodecConfig, Sample, TrackInfo};
 use crate::media::aac::{AacEncoder, AacSettings, FRAME};
 use crate::media::{AudioFrame, EncodedPacket};
 
 use super::error::PipelineError;
 use super::report::{Bar, Report};
+use super::sink::{Live, Sink};
 use super::timeline::{samples_to_ticks, ticks_to_samples};
 
 /// A decoded audio frame and the presentation time (ticks, may be negative: before the start) of
@@ -40,6 +39,8 @@ pub struct AudioJob {
     pub language: String,
     pub settings: AacSettings,
     pub fragment: u64,
+    /// Where the fragments go instead of `path`, if anywhere.
+    pub live: Live,
 }
 
 /// Runs the track until the channel closes; returns the written track.
@@ -63,9 +64,7 @@ pub fn run(
         language: job.language.clone(),
         name: job.name.clone(),
     };
-    let file = File::create(&job.path).map_err(|e| PipelineError::io(&job.path, e))?;
-    let writer =
-        IsmvWriter::new(BufWriter::new(file), track.clone()).map_err(|e| PipelineError::format(ctx.as_str(), e))?;
+    let writer = Sink::open(&job.live, &job.path, track.clone(), &ctx)?;
     let mut out = AudioOutput {
         ctx: ctx.clone(),
         rate,
@@ -102,7 +101,7 @@ pub fn run(
     if let Some(f) = out.fragmenter.finish().map_err(|e| PipelineError::format(ctx.as_str(), e))? {
         out.write(&f)?;
     }
-    super::output::close_track(out.writer, &job.path, &ctx)?;
+    out.writer.close(&job.path, &ctx)?;
     out.bar.done();
     Ok(TrackOutput { file: job.file, track, fragments: out.events })
 }
@@ -111,7 +110,7 @@ struct AudioOutput {
     ctx: String,
     rate: u32,
     fragmenter: Fragmenter,
-    writer: IsmvWriter<BufWriter<File>>,
+    writer: Sink,
     events: Vec<FragmentEvent>,
     bar: Bar,
 }

@@ -21,13 +21,16 @@ pub mod audio;
 pub mod batch;
 pub mod copy;
 pub mod error;
+mod graph;
 pub mod ladder;
 mod name;
 pub mod output;
 pub mod report;
 pub mod rung;
+pub mod sink;
 pub mod stop;
 pub use name::check_name;
+pub mod stream;
 pub mod summary;
 pub mod timeline;
 pub mod video;
@@ -37,9 +40,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::Sender;
 
-use crate::format::presentation::{write_manifests, TrackOutput};
+use crate::format::presentation::write_manifests;
 use crate::media::aac::AacSettings;
 use crate::media::input::{AudioInfo, Decoded, Source, VideoInfo};
 use crate::media::x264::H264Settings;
@@ -131,6 +134,7 @@ pub fn package(
                 language: a.language.clone(),
                 settings: AacSettings::for_source(a.sample_rate, a.channels, u64::from(opts.audio_bitrate)),
                 fragment,
+                live: None,
             }
         })
         .collect();
@@ -140,67 +144,9 @@ pub fn package(
     let sizes: Vec<(u32, u32)> = rung_jobs.iter().map(|j| (j.rung.width, j.rung.height)).collect();
     let plan = video::scale_plan(&sizes, video_info.as_ref().map_or(0, |v| v.rotation));
     let lanes: Vec<(String, usize)> = rung_jobs.iter().map(|j| (j.file.clone(), j.lanes)).collect();
-    let (decoded, results) = std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        // Encoders first, then the scaler threads that feed them (see `video::scale_plan`); each
-        // sender is moved to exactly one producer, so every channel closes when its producer ends.
-        let mut rung_txs = Vec::new();
-        for job in rung_jobs {
-            let (tx, rx) = bounded(VIDEO_QUEUE);
-            let total = video_info.as_ref().and_then(estimated_frames);
-            let bar = Bar::new(report.meter(Some(&job.file), total));
-            let cancel = &cancel;
-            let label = job.file.clone();
-            handles.push((label, scope.spawn(move || cancel_on_error(cancel, rung::run(job, rx, cancel, bar)))));
-            rung_txs.push(Some(tx));
-        }
-        let (mut node_txs, mut node_rxs): (Vec<_>, Vec<_>) =
-            plan.iter().map(|_| bounded(VIDEO_QUEUE)).map(|(tx, rx)| (Some(tx), Some(rx))).unzip();
-        let mut outputs: Vec<Vec<Sender<Arc<video::SourceFrame>>>> = plan.iter().map(|_| Vec::new()).collect();
-        let mut video_txs = Vec::new();
-        for (i, node) in plan.iter().enumerate() {
-            outputs[i].extend(node.rungs.iter().filter_map(|&r| rung_txs.get_mut(r).and_then(Option::take)));
-            let tx = node_txs[i].take();
-            match node.parent {
-                Some(p) => outputs[p].extend(tx),
-                None => video_txs.extend(tx),
-            }
-        }
-        let mut scalers = Vec::new();
-        for ((i, node), outs) in plan.iter().enumerate().zip(outputs) {
-            let Some(rx) = node_rxs[i].take() else { continue };
-            let cancel = &cancel;
-            let label = format!("scaler {}x{}", node.width, node.height);
-            scalers.push((
-                label.clone(),
-                scope.spawn(move || cancel_on_error(cancel, video::scale(node, &label, rx, outs, cancel))),
-            ));
-        }
-        let mut audio_txs = Vec::new();
-        for job in audio_jobs {
-            let (tx, rx) = bounded(AUDIO_QUEUE);
-            let total = source.duration().map(|d| (d * f64::from(job.settings.sample_rate) / 1024.0).ceil() as u64);
-            let bar = Bar::new(report.meter(Some(&job.file), total));
-            let (cancel, report) = (&cancel, &report);
-            let label = job.file.clone();
-            handles
-                .push((label, scope.spawn(move || cancel_on_error(cancel, audio::run(job, rx, cancel, bar, report)))));
-            audio_txs.push(tx);
-        }
-        let fan = Fanout { video: video_txs, audio: audio_txs, stop: stop::Stop { cancel: &cancel, signal } };
-        let decoded = decode(&mut source, video_info.as_ref(), &audio_infos, fragment, fan, &overall, &report);
-        if decoded.is_err() {
-            cancel.store(true, Ordering::SeqCst);
-        }
-        let mut results: Vec<Result<TrackOutput, PipelineError>> =
-            handles.into_iter().map(|(label, h)| h.join().unwrap_or(Err(PipelineError::Panicked(label)))).collect();
-        for (label, h) in scalers {
-            if let Err(e) = h.join().unwrap_or(Err(PipelineError::Panicked(label))) {
-                results.push(Err(e));
-            }
-        }
-        (decoded, results)
-    });
+    let graph =
+        graph::Graph { video_info: video_info.as_ref(), audio_infos: &audio_infos, fragment, signal, pace: None };
+    let (decoded, results) = graph::run(&mut source, &graph, &plan, rung_jobs, audio_jobs, &cancel, &overall, &report);
     overall.done();
 
     let sig = signal.load(Ordering::SeqCst);
@@ -358,6 +304,7 @@ fn rung_jobs(
                 fragment,
                 lanes,
                 queue: lane_queue(lanes, per_fragment as usize),
+                live: None,
             }
         })
         .collect()
@@ -416,6 +363,7 @@ struct Fanout<'a> {
     video: Vec<Sender<Arc<video::SourceFrame>>>,
     audio: Vec<Sender<audio::AudioPiece>>,
     stop: stop::Stop<'a>,
+    pace: Option<&'a stream::Pace<'a>>,
 }
 
 impl Fanout<'_> {
@@ -424,6 +372,9 @@ impl Fanout<'_> {
     }
 
     fn video(&self, frame: VideoFrame, pts: i64, duration: i64, boundary: bool) -> Result<(), PipelineError> {
+        if let Some(pace) = self.pace {
+            pace.wait(pts);
+        }
         let shared = Arc::new(video::SourceFrame {
             frame,
             pts,
@@ -515,6 +466,9 @@ fn decode(
     };
     while let Some(decoded) = source.next_frame()? {
         fan.check()?;
+        if fan.pace.is_some_and(|p| p.halted()) {
+            break;
+        }
         match decoded {
             Decoded::Video(frame) => {
                 let packet_duration = to_ticks(frame.packet().duration, tb);

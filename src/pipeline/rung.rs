@@ -18,8 +18,6 @@
 //! would. The output is byte-identical for the same input, settings and lane count.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -29,7 +27,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use crate::format::avc::{self, AvcConfig};
 use crate::format::fragmenter::{CutRule, Fragment, Fragmenter};
 use crate::format::presentation::TrackOutput;
-use crate::format::writer::{FragmentEvent, IsmvWriter};
+use crate::format::writer::FragmentEvent;
 use crate::format::{CodecConfig, Sample, TrackInfo};
 use crate::media::x264::{H264Encoder, H264Settings};
 use crate::media::EncodedPacket;
@@ -37,6 +35,7 @@ use crate::media::EncodedPacket;
 use super::error::PipelineError;
 use super::ladder::Rung;
 use super::report::Bar;
+use super::sink::{Live, Sink};
 use super::video::SourceFrame;
 
 /// Everything a rung worker needs.
@@ -53,6 +52,8 @@ pub struct RungJob {
     pub lanes: usize,
     /// Pictures queued for the lanes, all lanes together (see [`Budget`]).
     pub queue: usize,
+    /// Where the fragments go instead of `path`, if anywhere.
+    pub live: Live,
 }
 
 /// How many pictures may wait for a rung's lanes, all lanes together. A shared limit, not one per
@@ -132,8 +133,7 @@ pub fn run(
         language: "und".to_string(),
         name: "video".to_string(),
     };
-    let file = File::create(&job.path).map_err(|e| PipelineError::io(&job.path, e))?;
-    let writer = IsmvWriter::new(BufWriter::new(file), track.clone()).map_err(|e| PipelineError::format(ctx, e))?;
+    let writer = Sink::open(&job.live, &job.path, track.clone(), ctx)?;
     let fragmenter = Fragmenter::new(CutRule::Grid { duration: job.fragment }, format!("{ctx} track {}", job.track_id));
 
     let budget = Budget::new(job.queue);
@@ -180,7 +180,7 @@ pub fn run(
     if cancel.load(Ordering::Relaxed) {
         return Err(PipelineError::Cancelled);
     }
-    super::output::close_track(writer, &job.path, ctx)?;
+    writer.close(&job.path, ctx)?;
     bar.done();
     Ok(TrackOutput { file: job.file, track, fragments: events })
 }
@@ -295,15 +295,12 @@ impl Lane<'_> {
 struct TrackWriter<'a> {
     ctx: &'a str,
     fragmenter: Fragmenter,
-    writer: IsmvWriter<BufWriter<File>>,
+    writer: Sink,
     events: Vec<FragmentEvent>,
 }
 
 impl TrackWriter<'_> {
-    fn write(
-        mut self,
-        lanes: Vec<Receiver<Vec<Sample>>>,
-    ) -> Result<(IsmvWriter<BufWriter<File>>, Vec<FragmentEvent>), PipelineError> {
+    fn write(mut self, lanes: Vec<Receiver<Vec<Sample>>>) -> Result<(Sink, Vec<FragmentEvent>), PipelineError> {
         // Fragment k comes from lane k mod L; the first lane to run out has seen the last fragment.
         let mut next = 0;
         while let Ok(samples) = lanes[next % lanes.len()].recv() {

@@ -22,10 +22,15 @@ impl ServeProcess {
     /// Starts `ssfpack serve ROOT --addr 127.0.0.1:0 --access-log off ARGS…` and waits (at most 30 s)
     /// for its "serving … at http://ADDR/" line.
     pub fn start(root: &Path, args: &[&str]) -> Self {
+        Self::start_on(root, "127.0.0.1:0", args)
+    }
+
+    /// [`Self::start`] on a given address (a restart on the same port).
+    pub fn start_on(root: &Path, addr: &str, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ssfpack"))
             .arg("serve")
             .arg(root)
-            .args(["--addr", "127.0.0.1:0", "--access-log", "off", "--player-js-base", "https://example.invalid/js/"])
+            .args(["--addr", addr, "--access-log", "off", "--player-js-base", "https://example.invalid/js/"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

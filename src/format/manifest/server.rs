@@ -54,6 +54,38 @@ impl ServerManifest {
         super::to_xml("smil", &wire)
     }
 
+    /// The SMIL a live encoder sends in its live server manifest box (MS-SSTR 2.2.7, Azure live
+    /// ingest): no client manifest meta, no `src`, and per track, besides trackID, trackName and
+    /// systemLanguage, the codec parameters of its `QualityLevel` (FourCC, CodecPrivateData,
+    /// MaxWidth/MaxHeight or SamplingRate/Channels/BitsPerSample/PacketSize/AudioTag).
+    pub fn ingest_xml(tracks: &[(ServerTrack, super::QualityLevel)]) -> Result<String> {
+        let param = |name: &str, value: String| WireParam { name: name.into(), value, valuetype: Some("data".into()) };
+        let entry = |(t, q): &(ServerTrack, super::QualityLevel)| {
+            let mut params = vec![param("trackID", t.track_id.to_string()), param("trackName", t.track_name.clone())];
+            params.extend(t.language.clone().map(|l| param("systemLanguage", l)));
+            params.push(param("FourCC", q.fourcc.clone()));
+            params.push(param("CodecPrivateData", q.codec_private_data.clone()));
+            let numbers = [
+                ("MaxWidth", q.max_width),
+                ("MaxHeight", q.max_height),
+                ("SamplingRate", q.sampling_rate),
+                ("Channels", q.channels.map(u32::from)),
+                ("BitsPerSample", q.bits_per_sample.map(u32::from)),
+                ("PacketSize", q.packet_size),
+                ("AudioTag", q.audio_tag),
+            ];
+            params.extend(numbers.into_iter().filter_map(|(n, v)| v.map(|v| param(n, v.to_string()))));
+            WireMediaRef { src: String::new(), system_bitrate: t.system_bitrate, params }
+        };
+        let pick = |k: TrackKind| tracks.iter().filter(|(t, _)| t.kind == k).map(entry).collect();
+        let wire = WireSmil {
+            xmlns: Some(SMIL_NS.into()),
+            head: WireHead { meta: vec![WireMeta { name: "creator".into(), content: "ssfpack".into() }] },
+            body: WireBody { switch: WireSwitch { video: pick(TrackKind::Video), audio: pick(TrackKind::Audio) } },
+        };
+        super::to_xml("smil", &wire)
+    }
+
     pub fn from_xml(xml: &str, context: &str) -> Result<Self> {
         let wire: WireSmil = super::from_xml(xml, context)?;
         let client_manifest = wire
@@ -189,6 +221,42 @@ mod tests {
         assert!(xml.contains(r#"<meta name="clientManifestRelativePath" content="x.ismc"/>"#), "{xml}");
         assert!(xml.contains(r#"<param name="trackID" value="1" valuetype="data"/>"#), "{xml}");
         assert_eq!(ServerManifest::from_xml(&xml, "t").unwrap(), m);
+    }
+
+    #[test]
+    fn ingest_smil_carries_the_live_params_and_parses_back() {
+        let track = |kind, id, name: &str| ServerTrack {
+            kind,
+            src: String::new(),
+            system_bitrate: 300_000,
+            track_id: id,
+            track_name: name.into(),
+            language: Some("und".into()),
+        };
+        let v = crate::format::manifest::QualityLevel {
+            fourcc: "H264".into(),
+            codec_private_data: "00000001".into(),
+            max_width: Some(320),
+            max_height: Some(180),
+            ..Default::default()
+        };
+        let a = crate::format::manifest::QualityLevel {
+            fourcc: "AACL".into(),
+            sampling_rate: Some(48_000),
+            channels: Some(2),
+            audio_tag: Some(255),
+            ..Default::default()
+        };
+        let tracks = vec![(track(TrackKind::Video, 1, "video"), v), (track(TrackKind::Audio, 2, "audio"), a)];
+        let xml = ServerManifest::ingest_xml(&tracks).unwrap();
+        for p in
+            [r#"name="MaxWidth" value="320""#, r#"name="SamplingRate" value="48000""#, r#"name="FourCC" value="AACL""#]
+        {
+            assert!(xml.contains(p), "{p}: {xml}");
+        }
+        assert!(!xml.contains("src="), "{xml}");
+        let back = ServerManifest::tracks_from_ingest_xml(&xml, "t").unwrap();
+        assert_eq!(back, tracks.into_iter().map(|(t, _)| t).collect::<Vec<_>>());
     }
 
     #[test]

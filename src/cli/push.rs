@@ -1,0 +1,141 @@
+//! `ssfpack push INPUT URL [--to URL]…`: options → [`crate::push::run`], signals, totals, exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::pipeline::stream::StreamOptions;
+use crate::push::url::TargetUrl;
+use crate::push::{self, PushOptions, PushSummary, StartTime};
+
+/// `ssfpack push`: encode the aligned ladder in real time and push it to live publishing points.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = examples_help!(
+        "ssfpack push show.mp4 'http://origin:8080/Live.isml/Streams(cam1)'",
+        "ssfpack push show.mp4 'http://a:8080/Live.isml/Streams(cam1)' --to 'http://b:8080/Live.isml/Streams(cam1)'"
+    ),
+    after_long_help = long_examples_help!(
+        "ssfpack push show.mp4 'http://origin:8080/Live.isml/Streams(cam1)'",
+        "ssfpack push show.mp4 'http://a:8080/Live.isml/Streams(cam1)' --to 'http://b:8080/Live.isml/Streams(cam1)'",
+        "ssfpack push udp://239.0.0.1:1234 'http://origin:8080/Live.isml/Streams(cam1)' --ladder hd --start-time now",
+        "ssfpack push show.mp4 'http://origin:8080/Live.isml/Streams(cam1)' --max-outage 300 --json > totals.json"
+    )
+)]
+pub struct PushArgs {
+    /// Input: a file (paced at real time), `-` (standard input) or a URL FFmpeg reads (udp://, srt://…).
+    pub input: PathBuf,
+    /// Target: http://HOST[:PORT]/PATH/NAME.isml/Streams(ID) (or …/Events(EID)/Streams(ID)).
+    pub url: Option<String>,
+    /// Another target (primary and backup…); each has its own connection and reconnect state.
+    #[arg(long = "to", value_name = "URL")]
+    pub to: Vec<String>,
+    /// Video rungs, as for the main job.
+    #[arg(long, value_name = "LADDER", default_value = "auto", value_parser = super::parse_ladder_arg)]
+    pub ladder: crate::pipeline::ladder::LadderSpec,
+    /// Fragment duration in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub fragment_duration: f64,
+    /// x264 preset.
+    #[arg(long, value_name = "NAME", default_value = "fast", value_parser = [
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"])]
+    pub x264_preset: String,
+    /// AAC-LC bitrate per audio track.
+    #[arg(long, value_name = "BITRATE", default_value = "128k", value_parser = super::parse_bitrate_arg)]
+    pub audio_bitrate: u32,
+    /// Cores to plan the encoders for [default: all available].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Timestamps: `now` (UTC, a restarted encoder continues the point's timeline) or `0`.
+    #[arg(long, value_name = "now|0", default_value = "now", value_parser = ["now", "0"])]
+    pub start_time: String,
+    /// Token for points that require one (sent as `Authorization: Bearer TOKEN`).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Give up (exit 1) after this long disconnected from a target [default: never].
+    #[arg(long, value_name = "SECONDS")]
+    pub max_outage: Option<f64>,
+    /// Most fragments waiting per target while disconnected; the oldest are dropped beyond.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub buffer_fragments: usize,
+    /// Most megabytes waiting per target while disconnected; the oldest are dropped beyond.
+    #[arg(long, value_name = "MB", default_value_t = 256)]
+    pub buffer_mb: usize,
+    /// No connection messages and no summary line.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the totals (fragments, bytes, reconnects, resends, outage seconds, per target) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
+    let mut urls: Vec<String> = args.url.iter().cloned().collect();
+    urls.extend(args.to.iter().cloned());
+    if urls.is_empty() {
+        anyhow::bail!("no target: give URL or --to URL");
+    }
+    let targets = urls.iter().map(|u| TargetUrl::parse(u)).collect::<Result<Vec<_>, _>>()?;
+    let max_outage = match args.max_outage {
+        Some(s) if !(s.is_finite() && s > 0.0) => {
+            anyhow::bail!("--max-outage {s}: must be a positive number of seconds")
+        }
+        s => s.map(Duration::from_secs_f64),
+    };
+    let opts = PushOptions {
+        stream: StreamOptions {
+            input: args.input.clone(),
+            ladder: args.ladder,
+            fragment_duration: args.fragment_duration,
+            x264_preset: args.x264_preset,
+            audio_bitrate: args.audio_bitrate,
+            threads: args.threads.map(usize::from),
+        },
+        targets,
+        token: args.token,
+        start_time: if args.start_time == "0" { StartTime::Zero } else { StartTime::Now },
+        max_outage,
+        buffer_fragments: args.buffer_fragments.max(2),
+        buffer_bytes: args.buffer_mb.max(1).saturating_mul(1 << 20),
+    };
+    let signal = super::signals::install()?;
+    let quiet = args.quiet;
+    let status = move |line: &str| {
+        if !quiet {
+            eprintln!("ssfpack push: {line}");
+        }
+    };
+    let terminal = super::progress::Terminal::new(false);
+    let summary =
+        push::run(&opts, &signal, &terminal, &status).with_context(|| format!("push {}", args.input.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary).context("writing the JSON totals")?);
+    } else if !args.quiet {
+        print_summary(&summary);
+    }
+    if let Some(f) = summary.failures.first() {
+        anyhow::bail!("{f}");
+    }
+    let sig = signal.load(std::sync::atomic::Ordering::SeqCst);
+    if sig != 0 {
+        return Ok(super::signals::exit_code(sig as i32));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &PushSummary) {
+    eprintln!(
+        "ssfpack push: {:.1} s of media in {:.1} s ({:.2}x real time), {} fragments, {} bytes, {} reconnects, {} resent, {:.1} s outage",
+        s.media_seconds, s.elapsed_seconds, s.speed, s.fragments, s.bytes, s.reconnects, s.resends, s.outage_seconds
+    );
+    if s.targets.len() > 1 {
+        for t in &s.targets {
+            eprintln!(
+                "  {}: {} fragments, {} reconnects, {} resent, {} dropped, {:.1} s outage",
+                t.url, t.fragments, t.reconnects, t.resends, t.dropped, t.outage_seconds
+            );
+        }
+    }
+}
