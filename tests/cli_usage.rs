@@ -193,3 +193,32 @@ fn ssfpack_log_is_coloured_only_on_a_terminal_without_no_color() {
     let tty = on_a_terminal(&cmd, &[("SSFPACK_LOG", "debug"), ("NO_COLOR", "1")]);
     assert!(tty.contains("DEBUG") && !tty.contains('\x1b'), "NO_COLOR: {tty:?}");
 }
+
+#[test]
+fn the_encode_options_parse_alike_in_every_encoding_command() {
+    let sample = testdata("sample.mp4");
+    let s = sample.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let url = "http://127.0.0.1:9/Live.isml/Streams(a)";
+    let refused = |args: &[&str], needles: &[&str]| {
+        let r = ssfpack(args);
+        let (_, err) = text(&r);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: {err}");
+        }
+    };
+    for cmd in [vec![s, "-o", o], vec!["batch", s, "-o", o], vec!["push", s, url]] {
+        let mut bad = cmd.clone();
+        bad.extend(["--fragment-duration", "0"]);
+        refused(&bad, &["--fragment-duration", "between 0.1 and 60"]);
+        // The documented keep-aspect form is a value, not a flag, for every command: the error
+        // is about the next option.
+        let mut hyphen = cmd.clone();
+        hyphen.extend(["--ladder", "-1x90@100k", "--audio-bitrate", "128"]);
+        refused(&hyphen, &["--audio-bitrate", "no unit"]);
+    }
+    assert!(!out.exists());
+}

@@ -56,21 +56,10 @@ pub struct BatchArgs {
     /// Memory the running jobs may use together (e.g. 8G) [default: 90 % of the available memory].
     #[arg(long, value_name = "SIZE", value_parser = plan::parse_memory)]
     pub max_memory: Option<u64>,
-    /// Video rungs (as for `ssfpack INPUT`): auto, a preset, or WxH@BITRATE,...
-    #[arg(long, value_name = "LADDER", default_value = "auto", value_parser = super::parse_ladder_arg)]
-    pub ladder: crate::pipeline::ladder::LadderSpec,
-    /// Fragment duration in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
-    pub fragment_duration: f64,
-    /// x264 preset (speed/quality trade-off).
-    #[arg(long, value_name = "NAME", default_value = "fast", value_parser = [
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"])]
-    pub x264_preset: String,
-    /// AAC-LC bitrate per audio track (e.g. 128k).
-    #[arg(long, value_name = "BITRATE", default_value = "128k", value_parser = super::parse_bitrate_arg)]
-    pub audio_bitrate: u32,
+    #[command(flatten)]
+    pub encode: super::EncodeArgs,
     /// Package what decodes from truncated or corrupt sources, with a warning, instead of failing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Input")]
     pub allow_truncated: bool,
     /// Cores each file's job is planned for (its libx264 lanes) [default: 1]. Output bytes depend
     /// on it and on nothing else: not on --jobs, not on the machine.
@@ -103,10 +92,10 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             input: PathBuf::new(),
             output: PathBuf::new(),
             name: None,
-            ladder: args.ladder.clone(),
-            fragment_duration: args.fragment_duration,
-            x264_preset: args.x264_preset.clone(),
-            audio_bitrate: args.audio_bitrate,
+            ladder: args.encode.ladder.clone(),
+            fragment_duration: args.encode.fragment_duration,
+            x264_preset: args.encode.x264_preset.clone(),
+            audio_bitrate: args.encode.audio_bitrate,
             force: false,
             allow_truncated: args.allow_truncated,
             threads: Some(args.threads.map_or(1, usize::from)),

@@ -116,25 +116,8 @@ pub struct PackageArgs {
     /// Package what decodes from a truncated or corrupt source, with a warning, instead of failing.
     #[arg(long, help_heading = "Input")]
     pub allow_truncated: bool,
-    /// Video rungs: `auto` (derived from the source), a preset (azure-1080p, hd, sd, mobile), or
-    /// WxH@BITRATE[,WxH@BITRATE...] (e.g. 1280x720@2500k,-1x360@800k). The bitrate needs a unit:
-    /// k (kbit/s) or M (Mbit/s). -1 for a side keeps the display aspect; a WxH of another aspect
-    /// than the source's is the box the picture fits in (aspect kept, even sizes), never a stretch.
-    #[arg(long, value_name = "LADDER", default_value = "auto", value_parser = parse_ladder_arg,
-          allow_hyphen_values = true, help_heading = "Ladder and encoding")]
-    pub ladder: crate::pipeline::ladder::LadderSpec,
-    /// Fragment duration in seconds (0.1 to 60).
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_fragment_duration,
-          help_heading = "Ladder and encoding")]
-    pub fragment_duration: f64,
-    /// x264 preset (speed/quality trade-off).
-    #[arg(long, value_name = "NAME", default_value = "fast", help_heading = "Ladder and encoding", value_parser = [
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"])]
-    pub x264_preset: String,
-    /// AAC-LC bitrate per audio track, with a unit: k (kbit/s) or M (e.g. 128k; 1k to 1000M).
-    #[arg(long, value_name = "BITRATE", default_value = "128k", value_parser = parse_bitrate_arg,
-          help_heading = "Ladder and encoding")]
-    pub audio_bitrate: u32,
+    #[command(flatten)]
+    pub encode: EncodeArgs,
     /// Cores to plan the encoders for (1 to 1024) [default: all available]. The biggest rungs are
     /// coded by up to this many single-threaded libx264 instances, each taking whole fragments in
     /// turn; the output is byte-identical for the same input, options and --threads.
@@ -152,6 +135,29 @@ pub struct PackageArgs {
     pub out: package::OutputArgs,
     #[command(flatten)]
     pub publish: publish::PublishArgs,
+}
+
+/// The encode options every encoding command shares: the main job, `batch` and `push`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Ladder and encoding")]
+pub struct EncodeArgs {
+    /// Video rungs: `auto` (derived from the source), a preset (azure-1080p, hd, sd, mobile), or
+    /// WxH@BITRATE[,WxH@BITRATE...] (e.g. 1280x720@2500k,-1x360@800k). The bitrate needs a unit:
+    /// k (kbit/s) or M (Mbit/s). -1 for a side keeps the display aspect; a WxH of another aspect
+    /// than the source's is the box the picture fits in (aspect kept, even sizes), never a stretch.
+    #[arg(long, value_name = "LADDER", default_value = "auto", value_parser = parse_ladder_arg,
+          allow_hyphen_values = true)]
+    pub ladder: crate::pipeline::ladder::LadderSpec,
+    /// Fragment duration in seconds (0.1 to 60).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_fragment_duration)]
+    pub fragment_duration: f64,
+    /// x264 preset (speed/quality trade-off).
+    #[arg(long, value_name = "NAME", default_value = "fast", value_parser = [
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"])]
+    pub x264_preset: String,
+    /// AAC-LC bitrate per audio track, with a unit: k (kbit/s) or M (e.g. 128k; 1k to 1000M).
+    #[arg(long, value_name = "BITRATE", default_value = "128k", value_parser = parse_bitrate_arg)]
+    pub audio_bitrate: u32,
 }
 
 fn parse_ladder_arg(s: &str) -> Result<crate::pipeline::ladder::LadderSpec, String> {

@@ -30,44 +30,33 @@ pub struct PushArgs {
     /// Target: http://HOST[:PORT]/PATH/NAME.isml/Streams(ID) (or …/Events(EID)/Streams(ID)).
     pub url: Option<String>,
     /// Another target (primary and backup…); each has its own connection and reconnect state.
-    #[arg(long = "to", value_name = "URL")]
+    #[arg(long = "to", value_name = "URL", help_heading = "Targets and faults")]
     pub to: Vec<String>,
-    /// Video rungs, as for the main job.
-    #[arg(long, value_name = "LADDER", default_value = "auto", value_parser = super::parse_ladder_arg)]
-    pub ladder: crate::pipeline::ladder::LadderSpec,
-    /// Fragment duration in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
-    pub fragment_duration: f64,
-    /// x264 preset.
-    #[arg(long, value_name = "NAME", default_value = "fast", value_parser = [
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"])]
-    pub x264_preset: String,
-    /// AAC-LC bitrate per audio track.
-    #[arg(long, value_name = "BITRATE", default_value = "128k", value_parser = super::parse_bitrate_arg)]
-    pub audio_bitrate: u32,
+    #[command(flatten)]
+    pub encode: super::EncodeArgs,
     /// Cores to plan the encoders for [default: all available].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Timestamps: `now` (UTC, a restarted encoder continues the point's timeline) or `0`.
-    #[arg(long, value_name = "now|0", default_value = "now", value_parser = ["now", "0"])]
+    #[arg(long, value_name = "now|0", default_value = "now", value_parser = ["now", "0"], help_heading = "Targets and faults")]
     pub start_time: String,
     /// Token for points that require one (sent as `Authorization: Bearer TOKEN`).
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", help_heading = "Targets and faults")]
     pub token: Option<String>,
     /// Give up (exit 1) after this long disconnected from a target [default: never].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help_heading = "Targets and faults")]
     pub max_outage: Option<f64>,
     /// Most fragments waiting per target while disconnected; the oldest are dropped beyond.
-    #[arg(long, value_name = "N", default_value_t = 300)]
+    #[arg(long, value_name = "N", default_value_t = 300, help_heading = "Targets and faults")]
     pub buffer_fragments: usize,
     /// Most megabytes waiting per target while disconnected; the oldest are dropped beyond.
-    #[arg(long, value_name = "MB", default_value_t = 256)]
+    #[arg(long, value_name = "MB", default_value_t = 256, help_heading = "Targets and faults")]
     pub buffer_mb: usize,
     /// No connection messages and no summary line.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = "Progress and reports")]
     pub quiet: bool,
     /// Print the totals (fragments, bytes, reconnects, resends, outage seconds, per target) as JSON on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Progress and reports")]
     pub json: bool,
 }
 
@@ -87,10 +76,10 @@ pub fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let opts = PushOptions {
         stream: StreamOptions {
             input: args.input.clone(),
-            ladder: args.ladder,
-            fragment_duration: args.fragment_duration,
-            x264_preset: args.x264_preset,
-            audio_bitrate: args.audio_bitrate,
+            ladder: args.encode.ladder,
+            fragment_duration: args.encode.fragment_duration,
+            x264_preset: args.encode.x264_preset,
+            audio_bitrate: args.encode.audio_bitrate,
             threads: args.threads.map(usize::from),
         },
         targets,
