@@ -343,3 +343,60 @@ fn sigint_ends_the_stream_cleanly_and_exits_130() {
     let f = MediaFile::open(&ev[0].join("Show_video_300k.ismv")).unwrap();
     assert!((1..VIDEO_FRAGMENTS).contains(&f.fragments.len()), "stopped early: {}", f.fragments.len());
 }
+
+#[test]
+fn loop_repeats_a_file_with_a_continuous_timeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A 3 s source, repeated: by 4 listed video fragments (8 s) it has looped twice.
+    let short = tmp.path().join("short.mp4");
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=3"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(&short)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    point(&root, "Show.isml");
+    let serve = ServeProcess::start(&root, &[]);
+    let child = Command::new(bin())
+        .arg("push")
+        .arg(&short)
+        .arg(url(serve.addr, "Show"))
+        .args(["--loop", "--ladder", "160x90@100k", "--x264-preset", "ultrafast", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_chunks(serve.addr, "Show", 4, 40);
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let (status, _, err) = finish(child, 30);
+    assert_eq!(status.code(), Some(130), "{err}");
+    let ev = archived(&root, "Show", 1);
+    let o = Command::new(bin()).arg("check").arg(&ev[0]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let f = MediaFile::open(&ev[0].join("Show_video_100k.ismv")).unwrap();
+    let times: Vec<(u64, u64)> = f.fragments.iter().filter_map(|g| g.tfxd).map(|t| (t.time, t.duration)).collect();
+    // Times are UTC (`--start-time now`): the span is what counts.
+    let span = times.last().map_or(0, |(t, d)| t + d) - times[0].0;
+    assert!(span > 60_000_000, "more than two passes of the 3 s source: {times:?}");
+    for w in times.windows(2) {
+        assert!(w[1].0.abs_diff(w[0].0 + w[0].1) <= 10_000, "continuous across the seams: {times:?}");
+    }
+    assert_eq!(
+        decoded_frames(&ev[0].join("Show_video_100k.ismv")) as u64,
+        span * 25 / 10_000_000,
+        "every frame decodes"
+    );
+    // A live input cannot be repeated.
+    let o = Command::new(bin())
+        .args(["push", "-", &url(serve.addr, "Show"), "--loop"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--loop"), "{err}");
+}

@@ -27,6 +27,10 @@ use crate::push::{self, PushOptions, PushSummary, StartTime};
 pub struct PushArgs {
     /// Input: a file (paced at real time), `-` (standard input) or a URL FFmpeg reads (udp://, srt://…).
     pub input: PathBuf,
+    /// Repeat a file input from its start at its end, with a continuous timeline (for rehearsals;
+    /// until Ctrl-C / SIGTERM, which end the stream cleanly).
+    #[arg(long = "loop")]
+    pub looping: bool,
     /// Target: http://HOST[:PORT]/PATH/NAME.isml/Streams(ID) (or …/Events(EID)/Streams(ID)).
     pub url: Option<String>,
     /// Another target (primary and backup…); each has its own connection and reconnect state.
@@ -81,6 +85,7 @@ pub fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
             x264_preset: args.encode.x264_preset,
             audio_bitrate: args.encode.audio_bitrate,
             threads: args.threads.map(usize::from),
+            looping: args.looping,
         },
         targets,
         token: args.token,

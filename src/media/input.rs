@@ -96,6 +96,10 @@ pub struct Source {
     decoded_until: f64,
     expected: Option<f64>,
     read_error: Option<String>,
+    /// Repeat from the start at the end, the timeline continuing ([`Source::set_looping`]).
+    looping: bool,
+    /// Seconds added to every frame's time: the length of the passes before this one.
+    loop_offset: f64,
 }
 
 impl Source {
@@ -180,7 +184,58 @@ impl Source {
             decoded_until: 0.0,
             expected: expected.or(container),
             read_error: None,
+            looping: false,
+            loop_offset: 0.0,
         })
+    }
+
+    /// Makes the source repeat itself: at its end it is opened again and its frames come on with
+    /// times continuing from the end of the previous pass (`ssfpack push --loop`, for rehearsals).
+    /// A pass that decodes nothing ends the source instead.
+    pub fn set_looping(&mut self, on: bool) {
+        self.looping = on;
+    }
+
+    /// Opens the file again for its next pass.
+    fn restart(&mut self) -> Result<(), MediaError> {
+        let mut next = Source::open(&self.path)?;
+        next.looping = true;
+        next.loop_offset = self.loop_offset + self.decoded_until;
+        next.bad_packets = self.bad_packets;
+        *self = next;
+        Ok(())
+    }
+
+    /// Moves a frame of a later pass by the length of the passes before it.
+    fn shift(&self, d: &mut Decoded) {
+        if self.loop_offset <= 0.0 {
+            return;
+        }
+        let (frame, tb): (&mut ff::frame::Frame, Ratio) = match d {
+            Decoded::Video(f) => match &self.video {
+                Some((info, _)) => (f, info.time_base),
+                None => return,
+            },
+            Decoded::Audio { track, frame } => match self.audio.get(*track) {
+                Some((info, _)) => (frame, info.time_base),
+                None => return,
+            },
+        };
+        if tb.num <= 0 || tb.den <= 0 {
+            return;
+        }
+        let ticks = (self.loop_offset * tb.den as f64 / tb.num as f64).round() as i64;
+        // SAFETY: `frame` is a live, owned AVFrame (decoded, not shared with FFmpeg any more); its
+        // `pts` and `best_effort_timestamp` are plain integers we overwrite in place.
+        unsafe {
+            let raw = frame.as_mut_ptr();
+            if (*raw).pts != ff::ffi::AV_NOPTS_VALUE {
+                (*raw).pts += ticks;
+            }
+            if (*raw).best_effort_timestamp != ff::ffi::AV_NOPTS_VALUE {
+                (*raw).best_effort_timestamp += ticks;
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -214,10 +269,20 @@ impl Source {
     /// The next decoded frame in file order, or `None` at the end (all decoders drained).
     pub fn next_frame(&mut self) -> Result<Option<Decoded>, MediaError> {
         loop {
-            if let Some(d) = self.pending.pop_front() {
+            if let Some(mut d) = self.pending.pop_front() {
+                self.shift(&mut d);
                 return Ok(Some(d));
             }
             if self.eof {
+                if self.looping && self.decoded_until > 0.0 {
+                    tracing::debug!(
+                        "{}: looping at {:.2} s",
+                        self.path.display(),
+                        self.loop_offset + self.decoded_until
+                    );
+                    self.restart()?;
+                    continue;
+                }
                 return Ok(None);
             }
             let mut packet = ff::Packet::empty();

@@ -26,6 +26,8 @@ pub struct StreamOptions {
     pub x264_preset: String,
     pub audio_bitrate: u32,
     pub threads: Option<usize>,
+    /// Repeat a file input from its start at its end, the timeline continuing (rehearsals).
+    pub looping: bool,
 }
 
 /// What the encode did.
@@ -119,7 +121,14 @@ pub fn encode_live(
     crate::media::init()?;
     let paced = !is_live_input(&opts.input);
     let open_path = if opts.input.as_os_str() == "-" { PathBuf::from("pipe:0") } else { opts.input.clone() };
+    if opts.looping && !paced {
+        return Err(PipelineError::Invalid(format!(
+            "{}: --loop repeats a file; a live input cannot be repeated",
+            opts.input.display()
+        )));
+    }
     let mut source = Source::open(&open_path)?;
+    source.set_looping(opts.looping);
     let video_info = source.video().cloned();
     let audio_infos: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
     let fragment = seconds_to_ticks(opts.fragment_duration);
