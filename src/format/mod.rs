@@ -107,6 +107,13 @@ pub struct Sample {
     pub data: Vec<u8>,
 }
 
+/// FNV-1a, 64 bits: a fixed, documented hash (std's `DefaultHasher` may change between Rust
+/// releases). Used wherever a value must be the same across runs, builds and machines: batch
+/// shards and locks, input fingerprints, ETags.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
 /// Upper-case hex, as manifests write binary data.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";

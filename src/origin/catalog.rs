@@ -79,10 +79,8 @@ fn file_id(meta: &std::fs::Metadata) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let fields = [meta.dev(), meta.ino(), meta.ctime() as u64, meta.ctime_nsec() as u64];
     // FNV-1a: stable across runs and builds (ETags survive a restart), and it does not show inodes.
-    fields
-        .iter()
-        .flat_map(|f| f.to_le_bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    let bytes: Vec<u8> = fields.iter().flat_map(|f| f.to_le_bytes()).collect();
+    crate::format::fnv1a64(&bytes)
 }
 
 #[cfg(not(unix))]

@@ -292,7 +292,7 @@ async fn player_asset(state: &Arc<AppState>, method: &Method, headers: &HeaderMa
         [] => return html_response(method, player::render_generic_page(&state.player)),
         [name] if name == player::SERVER_CONFIG => {
             let body = player::server_config(&state.player);
-            let etag = format!("\"c{:x}\"", fnv(body.as_bytes()));
+            let etag = format!("\"c{:x}\"", crate::format::fnv1a64(body.as_bytes()));
             return bytes_response(method, body.into_bytes(), "application/json", &etag, CACHE_REVALIDATE, None);
         }
         _ => {}
@@ -323,12 +323,8 @@ async fn player_asset(state: &Arc<AppState>, method: &Method, headers: &HeaderMa
 }
 
 fn html_response(method: &Method, html: String) -> Response {
-    let etag = format!("\"h{:x}\"", fnv(html.as_bytes()));
+    let etag = format!("\"h{:x}\"", crate::format::fnv1a64(html.as_bytes()));
     bytes_response(method, html.into_bytes(), "text/html; charset=utf-8", &etag, CACHE_REVALIDATE, None)
-}
-
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// A running server.

@@ -15,10 +15,6 @@ use crate::format::TrackKind;
 use crate::origin::files::{bytes_response, set};
 use crate::origin::url::FragmentRequest;
 
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
-}
-
 fn empty(status: StatusCode) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
@@ -43,7 +39,7 @@ pub async fn manifest(point: Arc<Point>, method: &Method) -> Response {
     let found = point.manifest_xml();
     match found {
         Ok(Some((xml, age))) => {
-            let etag = format!("\"l{:x}\"", fnv(&xml));
+            let etag = format!("\"l{:x}\"", crate::format::fnv1a64(&xml));
             bytes_response(method, xml, "text/xml", &etag, &format!("public, max-age={age}"), None)
         }
         Ok(None) => empty(StatusCode::NOT_FOUND),
@@ -64,7 +60,7 @@ pub async fn fragment(point: Arc<Point>, method: &Method, req: FragmentRequest, 
     match found {
         Ok(Served::Bytes { bytes, kind }) => {
             let ctype = if kind == TrackKind::Audio { "audio/mp4" } else { "video/mp4" };
-            let etag = format!("\"f{:x}\"", fnv(&bytes));
+            let etag = format!("\"f{:x}\"", crate::format::fnv1a64(&bytes));
             bytes_response(method, bytes, ctype, &etag, cache, None)
         }
         Ok(Served::NotYet) => empty(StatusCode::PRECONDITION_FAILED),

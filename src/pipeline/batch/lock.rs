@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::shard::fnv1a64;
+use crate::format::fnv1a64;
 
 /// The folder, inside OUT_ROOT, that holds the batch's own bookkeeping (locks, reports).
 pub const BATCH_DIR: &str = ".ssfpack-batch";

@@ -8,7 +8,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::shard::fnv1a64;
+use crate::format::fnv1a64;
 
 /// The record's file name, inside each output folder.
 pub const RECORD: &str = ".ssfpack-batch.json";

@@ -3,6 +3,7 @@
 //! `fnv1a64(relative path) mod N`: stable across runs, machines and versions, and for every N the
 //! shards are disjoint and cover the library, with no coordinator.
 
+use crate::format::fnv1a64;
 use std::fmt;
 
 /// One shard of `count`.
@@ -64,17 +65,6 @@ impl Shard {
     pub fn contains(&self, relative: &str) -> bool {
         fnv1a64(relative.as_bytes()) % u64::from(self.count) == u64::from(self.index)
     }
-}
-
-/// FNV-1a, 64 bits: a fixed, documented hash (std's `DefaultHasher` may change between Rust
-/// releases, which would move files between shards).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 /// The shard to package: `--shard` if given, else the scheduler's array index from `env`
