@@ -1,0 +1,302 @@
+//! A Smooth presentation as HLS: a master playlist (one `EXT-X-STREAM-INF` per video rung, audio as
+//! `EXT-X-MEDIA` renditions of one group) and one media playlist per rung whose segments are the
+//! Smooth fragments, `EXTINF` the exact Smooth `d`.
+//!
+//! Built from the same [`ClientManifest`] the Smooth manifest is, into a typed model with one
+//! renderer per playlist. [`HlsFlavor`] is the only difference between the fMP4 form (`m3u8-cmaf`,
+//! version 7, `EXT-X-MAP`) and the MPEG-TS form (`m3u8-aapl`, version 4, no map). On-demand
+//! playlists end with `EXT-X-ENDLIST`; a live point's are a sliding (DVR) window without it.
+
+use std::fmt::Write as _;
+
+use super::cmaf::{codecs, Naming};
+use super::error::{FormatError, Result};
+use super::manifest::{ClientManifest, QualityLevel, StreamIndex};
+
+/// Which HLS form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HlsFlavor {
+    /// `m3u8-cmaf`: fMP4 segments with an init segment (`EXT-X-MAP`).
+    Cmaf,
+    /// `m3u8-aapl`: MPEG-TS segments (HLS version 4, no `EXT-X-MAP`).
+    Aapl,
+}
+
+impl HlsFlavor {
+    pub fn format_name(self) -> &'static str {
+        match self {
+            HlsFlavor::Cmaf => "m3u8-cmaf",
+            HlsFlavor::Aapl => "m3u8-aapl",
+        }
+    }
+
+    fn version(self) -> u32 {
+        match self {
+            HlsFlavor::Cmaf => 7,
+            HlsFlavor::Aapl => 4,
+        }
+    }
+}
+
+/// The audio rendition group every video variant names.
+const AUDIO_GROUP: &str = "audio";
+
+/// The master playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MasterPlaylist {
+    pub version: u32,
+    pub media: Vec<Rendition>,
+    pub variants: Vec<Variant>,
+}
+
+/// An `EXT-X-MEDIA` audio rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendition {
+    pub name: String,
+    pub language: Option<String>,
+    pub default: bool,
+    pub channels: Option<u16>,
+    pub uri: String,
+}
+
+/// An `EXT-X-STREAM-INF` variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub bandwidth: u64,
+    pub average_bandwidth: u64,
+    pub codecs: String,
+    pub resolution: Option<(u32, u32)>,
+    pub frame_rate: Option<f64>,
+    pub audio_group: bool,
+    pub uri: String,
+}
+
+/// A media playlist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaPlaylist {
+    pub version: u32,
+    pub target_duration: u64,
+    pub media_sequence: u64,
+    /// `EXT-X-MAP` URI (fMP4 only).
+    pub map: Option<String>,
+    /// (duration in the stream's timescale, URI).
+    pub segments: Vec<(u64, String)>,
+    pub timescale: u64,
+    /// `EXT-X-ENDLIST` and `EXT-X-PLAYLIST-TYPE:VOD`.
+    pub ended: bool,
+}
+
+/// The master playlist of `m`. `frame_rate(stream, level)` gives a video rung's frame rate when it
+/// is known (the Smooth manifest does not carry it). Text streams are left out.
+pub fn master(
+    m: &ClientManifest,
+    flavor: HlsFlavor,
+    naming: &Naming,
+    frame_rate: &dyn Fn(&StreamIndex, &QualityLevel) -> Option<f64>,
+) -> Result<MasterPlaylist> {
+    let uri = |s: &StreamIndex, q: &QualityLevel| Naming::fill(&naming.playlist, &s.name, &q.bitrate.to_string(), "");
+    let codec = |s: &StreamIndex, q: &QualityLevel| {
+        codecs(&q.fourcc, &q.codec_private_data).ok_or_else(|| {
+            FormatError::invalid(format!("stream {}", s.name), format!("no HLS codecs string for FourCC {:?}", q.fourcc))
+        })
+    };
+    let audio: Vec<&StreamIndex> = m.streams.iter().filter(|s| s.kind == "audio").collect();
+    let mut media = Vec::new();
+    let mut audio_codec = None;
+    let mut audio_rate = 0u64;
+    for (i, s) in audio.iter().enumerate() {
+        // One rendition per audio stream: its highest rung.
+        let Some(q) = s.quality_levels.iter().max_by_key(|q| q.bitrate) else { continue };
+        audio_codec.get_or_insert(codec(s, q)?);
+        audio_rate = audio_rate.max(u64::from(q.bitrate));
+        media.push(Rendition {
+            name: s.language.clone().filter(|l| !l.is_empty() && l != "und").unwrap_or_else(|| s.name.clone()),
+            language: s.language.clone().filter(|l| !l.is_empty() && l != "und"),
+            default: i == 0,
+            channels: q.channels,
+            uri: uri(s, q),
+        });
+    }
+    let mut variants = Vec::new();
+    for s in m.streams.iter().filter(|s| s.kind == "video") {
+        for q in &s.quality_levels {
+            let mut c = codec(s, q)?;
+            if let Some(a) = &audio_codec {
+                c = format!("{c},{a}");
+            }
+            let bandwidth = u64::from(q.bitrate) + audio_rate;
+            let (w, h) = (q.max_width.or(s.max_width), q.max_height.or(s.max_height));
+            variants.push(Variant {
+                bandwidth,
+                average_bandwidth: bandwidth,
+                codecs: c,
+                resolution: w.zip(h),
+                frame_rate: frame_rate(s, q),
+                audio_group: !media.is_empty(),
+                uri: uri(s, q),
+            });
+        }
+    }
+    if variants.is_empty() {
+        // Audio only: each audio rung is a variant of its own.
+        for s in &audio {
+            for q in &s.quality_levels {
+                let b = u64::from(q.bitrate);
+                variants.push(Variant {
+                    bandwidth: b,
+                    average_bandwidth: b,
+                    codecs: codec(s, q)?,
+                    resolution: None,
+                    frame_rate: None,
+                    audio_group: false,
+                    uri: uri(s, q),
+                });
+            }
+        }
+        media.clear();
+    }
+    Ok(MasterPlaylist { version: flavor.version(), media, variants })
+}
+
+/// The media playlist of rung `bitrate` of `stream`; `first_sequence` numbers its first segment
+/// (0 on demand; a live window's position in the event).
+pub fn media(
+    m: &ClientManifest,
+    stream: &StreamIndex,
+    bitrate: u32,
+    flavor: HlsFlavor,
+    naming: &Naming,
+    first_sequence: u64,
+) -> MediaPlaylist {
+    let b = bitrate.to_string();
+    let timescale = stream.effective_timescale(m);
+    let longest = stream.chunks.iter().map(|c| c.d).max().unwrap_or(0);
+    MediaPlaylist {
+        version: flavor.version(),
+        target_duration: longest.div_ceil(timescale.max(1)).max(1),
+        media_sequence: first_sequence,
+        map: (flavor == HlsFlavor::Cmaf).then(|| Naming::fill(&naming.hls_init, &stream.name, &b, "")),
+        segments: stream
+            .chunks
+            .iter()
+            .map(|c| (c.d, Naming::fill(&naming.hls_segment, &stream.name, &b, &c.t.to_string())))
+            .collect(),
+        timescale,
+        ended: !m.is_live,
+    }
+}
+
+fn quoted(s: &str) -> String {
+    // Quoted-string attribute values may not hold `"` or line breaks (RFC 8216 4.2).
+    format!("\"{}\"", s.replace(['"', '\r', '\n'], ""))
+}
+
+impl MasterPlaylist {
+    pub fn render(&self) -> String {
+        let mut out = format!("#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", self.version);
+        for r in &self.media {
+            let _ = write!(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID={},NAME={}", quoted(AUDIO_GROUP), quoted(&r.name));
+            if let Some(l) = &r.language {
+                let _ = write!(out, ",LANGUAGE={}", quoted(l));
+            }
+            let yes_no = if r.default { "YES" } else { "NO" };
+            let _ = write!(out, ",DEFAULT={yes_no},AUTOSELECT=YES");
+            if let Some(c) = r.channels {
+                let _ = write!(out, ",CHANNELS={}", quoted(&c.to_string()));
+            }
+            let _ = writeln!(out, ",URI={}", quoted(&r.uri));
+        }
+        for v in &self.variants {
+            let _ = write!(
+                out,
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS={}",
+                v.bandwidth,
+                v.average_bandwidth,
+                quoted(&v.codecs)
+            );
+            if let Some((w, h)) = v.resolution {
+                let _ = write!(out, ",RESOLUTION={w}x{h}");
+            }
+            if let Some(f) = v.frame_rate {
+                let _ = write!(out, ",FRAME-RATE={f:.3}");
+            }
+            if v.audio_group {
+                let _ = write!(out, ",AUDIO={}", quoted(AUDIO_GROUP));
+            }
+            let _ = writeln!(out, "\n{}", v.uri);
+        }
+        out
+    }
+}
+
+impl MediaPlaylist {
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+            self.version, self.target_duration, self.media_sequence
+        );
+        if self.ended {
+            out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+        }
+        if let Some(map) = &self.map {
+            let _ = writeln!(out, "#EXT-X-MAP:URI={}", quoted(map));
+        }
+        for (d, uri) in &self.segments {
+            let micros = u128::from(*d) * 1_000_000 / u128::from(self.timescale.max(1));
+            let _ = writeln!(out, "#EXTINF:{}.{:06},\n{uri}", micros / 1_000_000, micros % 1_000_000);
+        }
+        if self.ended {
+            out.push_str("#EXT-X-ENDLIST\n");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::manifest::Chunk;
+
+    fn manifest() -> ClientManifest {
+        let level = |bitrate, fourcc: &str, cpd: &str| QualityLevel {
+            bitrate,
+            fourcc: fourcc.into(),
+            codec_private_data: cpd.into(),
+            channels: (fourcc == "AACL").then_some(2),
+            ..Default::default()
+        };
+        let chunks = vec![Chunk { t: 0, d: 20_000_000 }, Chunk { t: 20_000_000, d: 15_000_000 }];
+        let audio = StreamIndex {
+            kind: "audio".into(),
+            name: "audio_eng".into(),
+            language: Some("eng".into()),
+            quality_levels: vec![level(128_000, "AACL", "1190")],
+            chunks: chunks.clone(),
+            ..Default::default()
+        };
+        ClientManifest::on_demand(35_000_000, vec![audio])
+    }
+
+    #[test]
+    fn audio_only_and_media_lines() {
+        let m = manifest();
+        let naming = Naming::origin("m3u8-cmaf");
+        let master = master(&m, HlsFlavor::Cmaf, &naming, &|_, _| None).unwrap().render();
+        assert_eq!(
+            master.lines().collect::<Vec<_>>(),
+            [
+                "#EXTM3U",
+                "#EXT-X-VERSION:7",
+                "#EXT-X-INDEPENDENT-SEGMENTS",
+                "#EXT-X-STREAM-INF:BANDWIDTH=128000,AVERAGE-BANDWIDTH=128000,CODECS=\"mp4a.40.2\"",
+                "QualityLevels(128000)/Manifest(audio_eng,format=m3u8-cmaf)",
+            ]
+        );
+        let p = media(&m, &m.streams[0], 128_000, HlsFlavor::Aapl, &Naming::origin("m3u8-aapl"), 0).render();
+        assert!(p.contains("#EXT-X-TARGETDURATION:2\n"));
+        assert!(p.contains("#EXTINF:1.500000,\nFragments(audio_eng=20000000,format=m3u8-aapl)\n"));
+        assert!(!p.contains("EXT-X-MAP"), "MPEG-TS segments have no init segment");
+        assert!(p.ends_with("#EXT-X-ENDLIST\n"));
+        assert_eq!(quoted("a\"b\nc"), "\"abc\"");
+    }
+}
