@@ -20,8 +20,10 @@ pub mod catalog;
 pub mod conn;
 pub mod files;
 pub mod live;
+pub mod packaged;
 pub mod player;
 pub mod server;
+pub mod source;
 pub mod split;
 pub mod url;
 
@@ -83,6 +85,7 @@ pub async fn serve(config: ServeConfig) -> Result<ServerHandle, OriginError> {
         fragments: cache::FragmentCache::new(config.fragment_cache),
         fragment_cache_control: files::fragment_cache_control(config.cache_max_age),
         live: Arc::new(live::Live::new(config.live.clone())),
+        vod: source::VodCaches::default(),
     });
     let log = AccessLog::start(&config.access_log).map_err(OriginError::AccessLog)?;
     server::start(config.addr, state, log, config.limits)

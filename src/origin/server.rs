@@ -33,6 +33,8 @@ pub struct AppState {
     pub fragment_cache_control: String,
     /// The live publishing points (`.isml`).
     pub live: Arc<Live>,
+    /// Parsed client manifests and `moov`s of the DASH/HLS answers.
+    pub vod: super::source::VodCaches,
 }
 
 /// Builds the router: the handler, CORS for any origin (players are often hosted elsewhere), the
@@ -167,6 +169,7 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
             }
         }
         Route::Fragment(pres, req) => fragment(&state, &method, &headers, pres, req).await,
+        Route::Packaged(pres, format, req) => packaged(&state, &method, &headers, pres, format, req).await,
         Route::KeyFrames(_) => status_response(StatusCode::NOT_FOUND),
         Route::File(segments) => {
             let st = state.clone();
@@ -277,6 +280,36 @@ async fn fragment(
             r
         }
     }
+}
+
+/// A DASH/HLS request, over the presentation's or the point's [`FragmentSource`](super::source).
+async fn packaged(
+    state: &Arc<AppState>,
+    method: &Method,
+    headers: &HeaderMap,
+    pres: url::PresentationPath,
+    format: url::PackagedFormat,
+    req: url::Packaged,
+) -> Response {
+    use super::source::{LiveSource, SourceError, VodSource};
+    let cache = state.fragment_cache_control.clone();
+    let found = if pres.is_live() {
+        let point = match live_point(state, &pres).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let work = move || super::packaged::answer(&LiveSource(point), format, &req, &cache);
+        tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(SourceError::Broken(format!("worker: {e}"))))
+    } else {
+        let st = state.clone();
+        let work = move || {
+            let pres = st.catalog.presentation(&pres)?;
+            let src = VodSource { catalog: &st.catalog, pres, fragments: &st.fragments, caches: &st.vod };
+            super::packaged::answer(&src, format, &req, &cache)
+        };
+        tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(SourceError::Broken(format!("worker: {e}"))))
+    };
+    super::packaged::respond(method, headers, found)
 }
 
 async fn index(state: &Arc<AppState>, method: &Method) -> Response {

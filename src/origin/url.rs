@@ -24,6 +24,8 @@
 //! as IIS does. Numbers that are well-formed but do not fit (`QualityLevels(99999999999)`) cannot name
 //! anything that exists, so they are 404, not 400.
 
+use crate::format::dash::DashFlavor;
+use crate::format::hls::HlsFlavor;
 use percent_encoding::percent_decode_str;
 
 /// Longest request path accepted, in bytes (before decoding).
@@ -93,8 +95,58 @@ pub enum Route {
     /// A live encoder's stream to a publishing point: `Streams(ID)`, optionally inside
     /// `Events(EID)`. The ids are checked: letters, digits, `_`, `-`, `.`, at most 128.
     Ingest(PresentationPath, IngestIds),
+    /// A DASH or HLS resource of a presentation or point (Azure's dynamic-packaging URLs).
+    Packaged(PresentationPath, PackagedFormat, Packaged),
     /// A plain file under the root, as decoded segments.
     File(Vec<String>),
+}
+
+/// The `format=` of a DASH/HLS URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackagedFormat {
+    Dash(DashFlavor),
+    Hls(HlsFlavor),
+}
+
+impl PackagedFormat {
+    /// `mpd-time-csf`, `mpd-time-cmaf`, `m3u8-cmaf`, `m3u8-aapl`; anything else is `None`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "mpd-time-csf" => Some(PackagedFormat::Dash(DashFlavor::TimeCsf)),
+            "mpd-time-cmaf" => Some(PackagedFormat::Dash(DashFlavor::TimeCmaf)),
+            "m3u8-cmaf" => Some(PackagedFormat::Hls(HlsFlavor::Cmaf)),
+            "m3u8-aapl" => Some(PackagedFormat::Hls(HlsFlavor::Aapl)),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PackagedFormat::Dash(f) => f.format_name(),
+            PackagedFormat::Hls(f) => f.format_name(),
+        }
+    }
+
+    /// The file extension a manifest URL may end with.
+    fn extension(self) -> &'static str {
+        match self {
+            PackagedFormat::Dash(_) => ".mpd",
+            PackagedFormat::Hls(_) => ".m3u8",
+        }
+    }
+}
+
+/// Which DASH/HLS resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packaged {
+    /// `Manifest(format=F)`: the MPD or the HLS master playlist.
+    Manifest,
+    /// `QualityLevels(B)/Manifest(TRACK,format=F)`: an HLS media playlist.
+    Playlist { bitrate: u32, track: String },
+    /// `QualityLevels(B)/Fragments(TRACK=i,format=F)`: the init segment.
+    Init { bitrate: u32, track: String },
+    /// `QualityLevels(B)/Fragments(TRACK=T,format=F)`: a segment.
+    Segment { bitrate: u32, track: String, time: u64 },
 }
 
 /// The ids of an ingest URL.
@@ -145,6 +197,36 @@ pub fn parse(raw: &str) -> Result<Route, UrlError> {
     match after {
         [] => Ok(Route::File(segments)),
         [m] if m.eq_ignore_ascii_case("manifest") => Ok(Route::Manifest(pres)),
+        [m] if call_argument(strip_extension(m), "Manifest").is_some() => {
+            let format = manifest_format(m)?;
+            Ok(Route::Packaged(pres, format, Packaged::Manifest))
+        }
+        [q, f] if call_argument(strip_extension(f), "Manifest").is_some() => {
+            let bitrate = parse_quality_levels(q)?;
+            let inner = call_argument(strip_extension(f), "Manifest").unwrap_or_default();
+            let (track, format) = inner.split_once(',').ok_or(UrlError::BadRequest("expected Manifest(TRACK,format=F)"))?;
+            check_track(track)?;
+            let format = format_argument(format)?;
+            if !matches!(format, PackagedFormat::Hls(_)) || !extension_fits(f, format) {
+                return Err(UrlError::NotFound("no media playlist for that format"));
+            }
+            Ok(Route::Packaged(pres, format, Packaged::Playlist { bitrate, track: track.to_string() }))
+        }
+        [q, f] if call_argument(f, "Fragments").is_some_and(|i| i.contains(',')) => {
+            let bitrate = parse_quality_levels(q)?;
+            let inner = call_argument(f, "Fragments").unwrap_or_default();
+            let (fragment, format) = inner.split_once(',').unwrap_or_default();
+            let format = format_argument(format)?;
+            let (track, time) = fragment.split_once('=').ok_or(UrlError::BadRequest("expected TRACK=T"))?;
+            check_track(track)?;
+            let track = track.to_string();
+            if time == "i" {
+                return Ok(Route::Packaged(pres, format, Packaged::Init { bitrate, track }));
+            }
+            let time = parse_number(time).ok_or(UrlError::BadRequest("time is not a number"))?;
+            let time = time.ok_or(UrlError::NotFound("no such time"))?;
+            Ok(Route::Packaged(pres, format, Packaged::Segment { bitrate, track, time }))
+        }
         [p] if p == "player" => Ok(Route::Player(pres)),
         [st] if pres.is_live() && call_argument(st, "Streams").is_some() => {
             Ok(Route::Ingest(pres, IngestIds { event: None, stream: ingest_id(st, "Streams")? }))
@@ -165,6 +247,43 @@ pub fn parse(raw: &str) -> Result<Route, UrlError> {
         }
         _ => Err(UrlError::NotFound("unknown presentation resource")),
     }
+}
+
+/// `Manifest(format=F)` (with an optional `.mpd`/`.m3u8` that fits F) → F.
+fn manifest_format(seg: &str) -> Result<PackagedFormat, UrlError> {
+    let inner = call_argument(strip_extension(seg), "Manifest").ok_or(UrlError::BadRequest("expected Manifest(…)"))?;
+    let format = format_argument(inner)?;
+    if !extension_fits(seg, format) {
+        return Err(UrlError::NotFound("extension does not fit the format"));
+    }
+    Ok(format)
+}
+
+/// `format=F` → F; an unknown F is 404.
+fn format_argument(arg: &str) -> Result<PackagedFormat, UrlError> {
+    let name = arg
+        .split_once('=')
+        .filter(|(k, _)| k.eq_ignore_ascii_case("format"))
+        .map(|(_, v)| v)
+        .ok_or(UrlError::BadRequest("expected format=F"))?;
+    PackagedFormat::parse(name).ok_or(UrlError::NotFound("unknown format"))
+}
+
+/// The segment without a trailing `.mpd` or `.m3u8`.
+fn strip_extension(seg: &str) -> &str {
+    [".mpd", ".m3u8"].iter().find(|e| has_ext(seg, e)).map_or(seg, |e| &seg[..seg.len() - e.len()])
+}
+
+/// No extension, or the one of the format's family.
+fn extension_fits(seg: &str, format: PackagedFormat) -> bool {
+    strip_extension(seg).len() == seg.len() || has_ext(seg, format.extension())
+}
+
+fn check_track(track: &str) -> Result<(), UrlError> {
+    if track.is_empty() || !track.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        return Err(UrlError::BadRequest("bad track name"));
+    }
+    Ok(())
 }
 
 fn is_ism(segment: &str) -> bool {
@@ -234,9 +353,7 @@ fn parse_fragments(seg: &str) -> Result<(Kind, String, u64), UrlError> {
         return Err(UrlError::BadRequest("expected Fragments(TRACK=T)"));
     };
     let (track, time) = inner.split_once('=').ok_or(UrlError::BadRequest("expected TRACK=T"))?;
-    if track.is_empty() || !track.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-        return Err(UrlError::BadRequest("bad track name"));
-    }
+    check_track(track)?;
     let time = parse_number(time).ok_or(UrlError::BadRequest("time is not a number"))?;
     let time = time.ok_or(UrlError::NotFound("no such time"))?;
     Ok((kind, track.to_string(), time))
@@ -330,6 +447,61 @@ mod tests {
         assert_eq!(parse("/My%20Movie.ism/Manifest"), Ok(Route::Manifest(pres(&[], "My Movie.ism"))));
         assert_eq!(pres(&["a b"], "My Movie.ism").url_path(), "a%20b/My%20Movie.ism");
         assert_eq!(pres(&[], "x.ism").name(), "x");
+    }
+
+    #[test]
+    fn packaged_urls() {
+        use PackagedFormat::*;
+        let p = pres(&[], "a.ism");
+        let seg = |bitrate, track: &str, time| Packaged::Segment { bitrate, track: track.into(), time };
+        assert_eq!(
+            parse("/a.ism/Manifest(format=mpd-time-csf)"),
+            Ok(Route::Packaged(p.clone(), Dash(DashFlavor::TimeCsf), Packaged::Manifest))
+        );
+        assert_eq!(
+            parse("/a.ism/manifest(format=mpd-time-cmaf).mpd"),
+            Ok(Route::Packaged(p.clone(), Dash(DashFlavor::TimeCmaf), Packaged::Manifest))
+        );
+        assert_eq!(
+            parse("/a.ism/Manifest(format=m3u8-cmaf).m3u8"),
+            Ok(Route::Packaged(p.clone(), Hls(HlsFlavor::Cmaf), Packaged::Manifest))
+        );
+        assert_eq!(
+            parse("/a.ism/QualityLevels(800)/Manifest(video,format=m3u8-aapl)"),
+            Ok(Route::Packaged(
+                p.clone(),
+                Hls(HlsFlavor::Aapl),
+                Packaged::Playlist { bitrate: 800, track: "video".into() }
+            ))
+        );
+        assert_eq!(
+            parse("/a.ism/QualityLevels(800)/Fragments(audio_eng=i,format=mpd-time-csf)"),
+            Ok(Route::Packaged(
+                p.clone(),
+                Dash(DashFlavor::TimeCsf),
+                Packaged::Init { bitrate: 800, track: "audio_eng".into() }
+            ))
+        );
+        assert_eq!(
+            parse("/a.ism/QualityLevels(800)/Fragments(video=20000000,format=m3u8-cmaf)"),
+            Ok(Route::Packaged(p.clone(), Hls(HlsFlavor::Cmaf), seg(800, "video", 20_000_000)))
+        );
+        for missing in [
+            "/a.ism/Manifest(format=smooth)",
+            "/a.ism/Manifest(format=mpd-time-csf).m3u8",
+            "/a.ism/QualityLevels(1)/Manifest(video,format=mpd-time-csf)",
+            "/a.ism/QualityLevels(1)/Fragments(video=0,format=hds)",
+        ] {
+            assert!(matches!(parse(missing), Err(UrlError::NotFound(_))), "{missing}: {:?}", parse(missing));
+        }
+        for bad in [
+            "/a.ism/Manifest(fmt=m3u8-cmaf)",
+            "/a.ism/QualityLevels(1)/Manifest(video)",
+            "/a.ism/QualityLevels(1)/Fragments(video=x,format=m3u8-cmaf)",
+            "/a.ism/QualityLevels(1)/Fragments(v%20=0,format=m3u8-cmaf)",
+        ] {
+            assert!(matches!(parse(bad), Err(UrlError::BadRequest(_))), "{bad}: {:?}", parse(bad));
+        }
     }
 
     #[test]

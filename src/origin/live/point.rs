@@ -46,6 +46,9 @@ pub struct Point {
     manifest_cache: Mutex<Option<(u64, Bytes, u64)>>,
     /// Final fragment answers (their tfrf will not grow any more), by (event, track, bitrate, time, info).
     fragment_cache: Mutex<HashMap<FragmentKey, Bytes>>,
+    /// The wall-clock time of media time 0 of an event (DASH `availabilityStartTime`), fixed the
+    /// first time a dynamic manifest asks for it: by then the live edge is "now".
+    anchor: Mutex<Option<(String, std::time::SystemTime)>>,
 }
 
 /// Fragment answers kept per point before the cache is cleared (a bound on memory).
@@ -111,6 +114,7 @@ impl Point {
             version: AtomicU64::new(0),
             manifest_cache: Mutex::new(None),
             fragment_cache: Mutex::new(HashMap::new()),
+            anchor: Mutex::new(None),
         })
     }
 
@@ -277,6 +281,40 @@ impl Point {
             cache.insert(key, bytes.clone());
         }
         Ok(Served::Bytes { bytes, kind: plan.kind })
+    }
+}
+
+impl Point {
+    /// The codec and identity of the track `name` at `bitrate` of the current event.
+    pub fn track_info(&self, name: &str, bitrate: u32) -> Option<crate::format::TrackInfo> {
+        let guard = self.state.lock().ok()?;
+        let event = guard.as_ref()?;
+        event.tracks.iter().find(|t| t.info.name == name && t.info.bitrate == bitrate).map(|t| t.info.clone())
+    }
+
+    /// While the event is on: its DVR window and the wall-clock time of its media time 0.
+    pub fn live_window(&self) -> Option<crate::origin::source::LiveWindow> {
+        let guard = self.state.lock().ok()?;
+        let event = guard.as_ref().filter(|e| !e.ended)?;
+        let edge = event.tracks.iter().filter_map(|t| t.fragments.last()).map(|f| f.time + f.duration).max()?;
+        let mut anchor = self.anchor.lock().ok()?;
+        let start = match anchor.as_ref() {
+            Some((id, t)) if *id == event.id => *t,
+            _ => {
+                let t = std::time::SystemTime::now() - std::time::Duration::from_nanos(edge.saturating_mul(100));
+                *anchor = Some((event.id.clone(), t));
+                t
+            }
+        };
+        Some(crate::origin::source::LiveWindow { dvr_secs: self.settings.dvr_window, availability_start: start })
+    }
+
+    /// How many fragments of the track come before `time` in the event.
+    pub fn sequence_of(&self, name: &str, bitrate: u32, time: u64) -> u64 {
+        let Ok(guard) = self.state.lock() else { return 0 };
+        let Some(event) = guard.as_ref() else { return 0 };
+        let track = event.tracks.iter().find(|t| t.info.name == name && t.info.bitrate == bitrate);
+        track.map_or(0, |t| t.fragments.partition_point(|f| f.time < time) as u64)
     }
 }
 

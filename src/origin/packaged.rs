@@ -1,0 +1,187 @@
+//! DASH and HLS over any [`FragmentSource`]: the MPD, the HLS master and media playlists, init
+//! segments and segments (Smooth fragments with `tfdt`, [`crate::format::cmaf`]), with the same
+//! validators and cache headers as the Smooth answers: segments and init segments like fragments
+//! (`--cache-max-age`), manifests revalidated (on demand) or cacheable for half a fragment (live).
+//!
+//! `m3u8-aapl` (MPEG-TS segments) is parsed and its playlists are built; its segments need the
+//! MPEG-TS remux (`media::ts`), and are 404 until it is wired.
+
+use std::time::SystemTime;
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+
+use super::files::{bytes_response, not_modified, not_modified_response, CACHE_REVALIDATE};
+use super::server::status_response;
+use super::source::{FragmentSource, SourceError};
+use super::url::{Packaged, PackagedFormat};
+use crate::format::cmaf::{self, Naming};
+use crate::format::dash::{self, LiveTiming};
+use crate::format::hls::{self, HlsFlavor};
+use crate::format::manifest::{ClientManifest, QualityLevel, StreamIndex};
+use crate::format::{TrackKind, TIMESCALE};
+
+pub const MPD_TYPE: &str = "application/dash+xml";
+pub const M3U8_TYPE: &str = "application/vnd.apple.mpegurl";
+
+/// A built answer, before it becomes a response.
+#[derive(Debug)]
+pub struct Answer {
+    pub bytes: bytes::Bytes,
+    pub content_type: &'static str,
+    pub etag: String,
+    pub cache_control: String,
+    pub mtime: Option<SystemTime>,
+}
+
+/// Builds the answer to a DASH/HLS request from `source` (blocking). `fragment_cache` is the
+/// `Cache-Control` of segments.
+pub fn answer(
+    source: &dyn FragmentSource,
+    format: PackagedFormat,
+    req: &Packaged,
+    fragment_cache: &str,
+) -> Result<Answer, SourceError> {
+    let naming = Naming::origin(format.name());
+    match req {
+        Packaged::Manifest => {
+            let m = source.manifest()?;
+            let live = source.live();
+            let (text, ctype) = match format {
+                PackagedFormat::Dash(flavor) => {
+                    let timing = live.map(|w| LiveTiming {
+                        availability_start: iso(w.availability_start),
+                        publish_time: iso(SystemTime::now()),
+                        time_shift_buffer_secs: w.dvr_secs,
+                        minimum_update_secs: half_fragment_secs(&m),
+                    });
+                    let mpd = dash::mpd(&m, flavor, &naming, timing.as_ref()).map_err(broken)?;
+                    (mpd.to_xml().map_err(broken)?, MPD_TYPE)
+                }
+                PackagedFormat::Hls(flavor) => {
+                    let rate = |s: &StreamIndex, q: &QualityLevel| frame_rate(source, s, q);
+                    (hls::master(&m, flavor, &naming, &rate).map_err(broken)?.render(), M3U8_TYPE)
+                }
+            };
+            Ok(text_answer(text, ctype, manifest_cache(&m, live.is_some())))
+        }
+        Packaged::Playlist { bitrate, track } => {
+            let PackagedFormat::Hls(flavor) = format else { return Err(SourceError::NotFound("playlist".into())) };
+            let m = source.manifest()?;
+            let stream = level(&m, track, *bitrate)?;
+            let first = stream.chunks.first().map_or(0, |c| c.t);
+            let sequence = if m.is_live { source.sequence(track, *bitrate, first) } else { 0 };
+            let text = hls::media(&m, stream, *bitrate, flavor, &naming, sequence).render();
+            Ok(text_answer(text, M3U8_TYPE, manifest_cache(&m, m.is_live)))
+        }
+        Packaged::Init { .. } | Packaged::Segment { .. } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {
+            Err(SourceError::NotFound("MPEG-TS segments (m3u8-aapl) are not served yet".into()))
+        }
+        Packaged::Init { bitrate, track } => {
+            let media = source.track(track, *bitrate)?;
+            let bytes = cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}"))
+                .map_err(broken)?;
+            let etag = format!("\"i{:x}\"", crate::format::fnv1a64(&bytes));
+            Ok(Answer {
+                bytes: bytes.into(),
+                content_type: media_type(media.kind),
+                etag,
+                cache_control: fragment_cache.to_string(),
+                mtime: media.stamp.and_then(|s| s.mtime),
+            })
+        }
+        Packaged::Segment { bitrate, track, time } => {
+            let media = source.track(track, *bitrate)?;
+            let f = source.fragment(track, *bitrate, *time)?;
+            let decode_time = (u128::from(*time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
+            let ctx = format!("{track} at {bitrate}, fragment {time}");
+            let bytes = cmaf::segment(&f.bytes, f.moof_offset, media.track_id, decode_time, &ctx).map_err(broken)?;
+            let etag = match f.etag {
+                Some(e) => format!("{}-c\"", e.trim_end_matches('"')),
+                None => format!("\"s{:x}\"", crate::format::fnv1a64(&bytes)),
+            };
+            Ok(Answer {
+                bytes: bytes.into(),
+                content_type: media_type(media.kind),
+                etag,
+                cache_control: fragment_cache.to_string(),
+                mtime: f.mtime,
+            })
+        }
+    }
+}
+
+/// The response for a built answer (or why not): 304 on a matching validator, 404/500 on errors.
+pub fn respond(method: &Method, headers: &HeaderMap, found: Result<Answer, SourceError>) -> Response {
+    match found {
+        Ok(a) if not_modified(headers, &a.etag, a.mtime) => not_modified_response(&a.etag, &a.cache_control, a.mtime),
+        Ok(a) => bytes_response(method, a.bytes, a.content_type, &a.etag, &a.cache_control, a.mtime),
+        Err(SourceError::NotFound(what)) => {
+            tracing::debug!("404: {what}");
+            status_response(StatusCode::NOT_FOUND)
+        }
+        Err(SourceError::NotYet) => status_response(StatusCode::NOT_FOUND),
+        Err(SourceError::Broken(what)) => {
+            tracing::warn!("500: {what}");
+            status_response(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+fn text_answer(text: String, content_type: &'static str, cache_control: String) -> Answer {
+    let etag = format!("\"m{:x}\"", crate::format::fnv1a64(text.as_bytes()));
+    Answer { bytes: text.into(), content_type, etag, cache_control, mtime: None }
+}
+
+/// Revalidated on demand; cacheable for half a fragment while live (as the Smooth live manifest).
+fn manifest_cache(m: &ClientManifest, live: bool) -> String {
+    if live {
+        format!("public, max-age={}", half_fragment_secs(m))
+    } else {
+        CACHE_REVALIDATE.to_string()
+    }
+}
+
+fn half_fragment_secs(m: &ClientManifest) -> u64 {
+    let half = m.streams.iter().filter_map(|s| s.chunks.last()).map(|c| c.d).min().unwrap_or(TIMESCALE) / 2;
+    (half / TIMESCALE).max(1)
+}
+
+/// The stream `track` if it has a rung at `bitrate`.
+fn level<'m>(m: &'m ClientManifest, track: &str, bitrate: u32) -> Result<&'m StreamIndex, SourceError> {
+    m.stream(track)
+        .filter(|s| s.quality_levels.iter().any(|q| q.bitrate == bitrate))
+        .ok_or_else(|| SourceError::NotFound(format!("no track {track} at bitrate {bitrate}")))
+}
+
+/// A video rung's frame rate, from its first fragment: samples per second of decode time.
+fn frame_rate(source: &dyn FragmentSource, s: &StreamIndex, q: &QualityLevel) -> Option<f64> {
+    let first = s.chunks.first()?;
+    let f = source.fragment(&s.name, q.bitrate, first.t).ok()?;
+    let media = source.track(&s.name, q.bitrate).ok()?;
+    let (moof, _): (shiguredo_mp4::boxes::MoofBox, usize) = crate::format::boxes::decode(&f.bytes, "moof").ok()?;
+    let traf = moof.traf_boxes.first()?;
+    let default = traf.tfhd_box.default_sample_duration.unwrap_or(0);
+    let (mut n, mut ticks) = (0u64, 0u64);
+    for s in traf.trun_boxes.iter().flat_map(|t| t.samples.iter()) {
+        n += 1;
+        ticks += u64::from(s.duration.unwrap_or(default));
+    }
+    (ticks > 0).then(|| n as f64 * f64::from(media.timescale) / ticks as f64)
+}
+
+fn media_type(kind: TrackKind) -> &'static str {
+    match kind {
+        TrackKind::Video => "video/mp4",
+        TrackKind::Audio => "audio/mp4",
+    }
+}
+
+fn broken(e: crate::format::FormatError) -> SourceError {
+    SourceError::Broken(e.to_string())
+}
+
+/// ISO 8601 UTC to the millisecond.
+fn iso(t: SystemTime) -> String {
+    super::live::clock::iso(t)
+}

@@ -1,0 +1,255 @@
+//! The seam between the origin's protocols and where fragments come from: a [`FragmentSource`]
+//! lists the timeline (the [`ClientManifest`]), gives a track's `moov` (for init segments) and reads
+//! one fragment by track and time. An on-demand presentation ([`VodSource`]: the [`Catalog`], its
+//! `tfra` indexes and the fragment cache) and a live publishing point ([`Point`]) both implement
+//! it, so the DASH and HLS handlers ([`super::packaged`]) are one set over either.
+//!
+//! Everything here is blocking (file I/O); callers run it in `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use shiguredo_mp4::boxes::MoovBox;
+
+use super::cache::FragmentCache;
+use super::catalog::{regular_file_stamp, Catalog, CatalogError, Presentation, Stamp};
+use super::live::{LiveError, Point, Served};
+use super::url::{FragmentPart, FragmentRequest};
+use crate::format::boxes::{decode, encode, read_span};
+use crate::format::manifest::ClientManifest;
+use crate::format::{TrackKind, TIMESCALE};
+
+/// Largest `moov` read for an init segment.
+const MAX_MOOV: u64 = 16 << 20;
+/// Entries kept per cache before it is cleared.
+const MAX_CACHED: usize = 1024;
+
+/// Why a source cannot answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// No such presentation, track or fragment: 404.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A live fragment that is not available yet: 404 for DASH/HLS players (they retry).
+    #[error("not available yet")]
+    NotYet,
+    /// The files are unusable: 500.
+    #[error("{0}")]
+    Broken(String),
+}
+
+impl From<CatalogError> for SourceError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NotFound(w) => SourceError::NotFound(w),
+            CatalogError::Broken(w) => SourceError::Broken(w),
+        }
+    }
+}
+
+impl From<LiveError> for SourceError {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::NotFound(w) => SourceError::NotFound(w.to_string()),
+            other => SourceError::Broken(other.to_string()),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, SourceError>;
+
+/// A track's identity in its media file: what its init segment declares.
+#[derive(Debug, Clone)]
+pub struct TrackMedia {
+    pub track_id: u32,
+    /// The `mdhd` timescale (`tfdt` is in it).
+    pub timescale: u32,
+    pub moov: Arc<MoovBox>,
+    pub kind: TrackKind,
+    /// Validators of the file the `moov` is from (`None` for a live point's built `moov`).
+    pub stamp: Option<Stamp>,
+}
+
+/// One fragment as read: `moof` + `mdat` and where the `moof` was in its file.
+#[derive(Debug, Clone)]
+pub struct SourceFragment {
+    pub bytes: Bytes,
+    pub moof_offset: u64,
+    /// A strong ETag of these bytes, when the source knows one without hashing them.
+    pub etag: Option<String>,
+    pub mtime: Option<SystemTime>,
+}
+
+/// Live timing for dynamic manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveWindow {
+    /// The DVR window in seconds (0: everything).
+    pub dvr_secs: u64,
+    /// Wall-clock time of media time 0.
+    pub availability_start: SystemTime,
+}
+
+/// Where the DASH/HLS handlers get fragments from.
+pub trait FragmentSource: Send + Sync {
+    /// The timeline and tracks; `NotFound` while a live point has nothing to list.
+    fn manifest(&self) -> Result<Arc<ClientManifest>>;
+    /// The `moov` and identity of the track `name` at `bitrate`.
+    fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia>;
+    /// The fragment of track `name` at `bitrate` starting at `time` (Smooth units).
+    fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment>;
+    /// `Some` for a live point while its event is on.
+    fn live(&self) -> Option<LiveWindow> {
+        None
+    }
+    /// The position of fragment `time` of the track in its whole timeline (HLS media sequence).
+    fn sequence(&self, _name: &str, _bitrate: u32, time: u64) -> u64 {
+        let _ = time;
+        0
+    }
+}
+
+/// The caches of the on-demand source: parsed client manifests and `moov`s, by file and stamp.
+#[derive(Debug, Default)]
+pub struct VodCaches {
+    clients: Mutex<HashMap<PathBuf, (Stamp, Arc<ClientManifest>)>>,
+    moovs: Mutex<HashMap<PathBuf, (Stamp, Arc<MoovBox>)>>,
+}
+
+/// An on-demand presentation (`.ism`) as a fragment source.
+pub struct VodSource<'a> {
+    pub catalog: &'a Catalog,
+    pub pres: Arc<Presentation>,
+    pub fragments: &'a FragmentCache,
+    pub caches: &'a VodCaches,
+}
+
+impl FragmentSource for VodSource<'_> {
+    fn manifest(&self) -> Result<Arc<ClientManifest>> {
+        let (path, stamp) = self.catalog.client_manifest(&self.pres)?;
+        if let Some((s, m)) = lock(&self.caches.clients).get(&path) {
+            if *s == stamp {
+                return Ok(m.clone());
+            }
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| SourceError::Broken(format!("{}: {e}", path.display())))?;
+        let m = Arc::new(
+            ClientManifest::from_xml(&text, &path.display().to_string())
+                .map_err(|e| SourceError::Broken(e.to_string()))?,
+        );
+        insert(&self.caches.clients, path, (stamp, m.clone()));
+        Ok(m)
+    }
+
+    fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia> {
+        let t = self
+            .pres
+            .track(bitrate, name)
+            .ok_or_else(|| SourceError::NotFound(format!("no track {name} at bitrate {bitrate}")))?;
+        let path = self.catalog.contain(&self.pres.dir().join(&t.src))?;
+        let stamp = regular_file_stamp(&path).ok_or_else(|| SourceError::NotFound(t.src.clone()))?;
+        let cached = lock(&self.caches.moovs).get(&path).filter(|(s, _)| *s == stamp).map(|(_, m)| m.clone());
+        let moov = match cached {
+            Some(m) => m,
+            None => {
+                let m = Arc::new(read_moov(&path, stamp)?);
+                insert(&self.caches.moovs, path.clone(), (stamp, m.clone()));
+                m
+            }
+        };
+        let trak = moov
+            .trak_boxes
+            .iter()
+            .find(|k| k.tkhd_box.track_id == t.track_id)
+            .ok_or_else(|| SourceError::Broken(format!("{}: no track {} in moov", t.src, t.track_id)))?;
+        let timescale = trak.mdia_box.mdhd_box.timescale.get();
+        Ok(TrackMedia { track_id: t.track_id, timescale, moov: moov.clone(), kind: t.kind, stamp: Some(stamp) })
+    }
+
+    fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
+        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
+        let loc = self.catalog.locate(&self.pres, &req)?;
+        let bytes = self.fragments.get_or_read(&loc, || self.catalog.read(&loc))?;
+        Ok(SourceFragment { bytes, moof_offset: loc.offset, etag: Some(loc.etag()), mtime: loc.stamp.mtime })
+    }
+}
+
+/// Reads the `moov` of a media file: the top-level boxes from the start until it.
+fn read_moov(path: &Path, stamp: Stamp) -> Result<MoovBox> {
+    use std::io::{Read, Seek, SeekFrom};
+    let ctx = path.display().to_string();
+    let broken = |e: crate::format::FormatError| SourceError::Broken(e.to_string());
+    let io = |e: std::io::Error| SourceError::Broken(format!("{ctx}: {e}"));
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut offset = 0;
+    for _ in 0..16 {
+        let Some(span) = read_span(&mut f, offset, stamp.len, &ctx).map_err(broken)? else { break };
+        if matches!(span.box_type, shiguredo_mp4::BoxType::Normal(t) if &t == b"moov") {
+            if span.size > MAX_MOOV {
+                return Err(SourceError::Broken(format!("{ctx}: moov of {} bytes is too large", span.size)));
+            }
+            let mut buf = vec![0; span.size as usize];
+            f.seek(SeekFrom::Start(offset)).map_err(io)?;
+            f.read_exact(&mut buf).map_err(io)?;
+            let (moov, _) = decode::<MoovBox>(&buf, &format!("{ctx}: moov")).map_err(broken)?;
+            return Ok(moov);
+        }
+        offset += span.size;
+    }
+    Err(SourceError::Broken(format!("{ctx}: no moov among the first boxes")))
+}
+
+/// A live publishing point as a fragment source: its live (or, once ended, on-demand) manifest,
+/// a `moov` built from each track's codec configuration, fragments from the event's archive.
+pub struct LiveSource(pub Arc<Point>);
+
+impl FragmentSource for LiveSource {
+    fn manifest(&self) -> Result<Arc<ClientManifest>> {
+        self.0.manifest()?.map(Arc::new).ok_or_else(|| SourceError::NotFound("nothing to list yet".into()))
+    }
+
+    fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia> {
+        let info = self.0.track_info(name, bitrate).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
+        let moov = crate::format::writer::moov(&info).map_err(|e| SourceError::Broken(e.to_string()))?;
+        // The moov as a decoded box, the same struct an on-demand file gives.
+        let (moov, _) = decode::<MoovBox>(&encode(&moov, "moov").map_err(|e| SourceError::Broken(e.to_string()))?, "moov")
+            .map_err(|e| SourceError::Broken(e.to_string()))?;
+        Ok(TrackMedia {
+            track_id: info.track_id,
+            timescale: TIMESCALE as u32,
+            moov: Arc::new(moov),
+            kind: info.kind(),
+            stamp: None,
+        })
+    }
+
+    fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
+        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
+        match self.0.fragment(&req)? {
+            Served::Bytes { bytes, .. } => Ok(SourceFragment { bytes, moof_offset: 0, etag: None, mtime: None }),
+            Served::NotYet => Err(SourceError::NotYet),
+        }
+    }
+
+    fn live(&self) -> Option<LiveWindow> {
+        self.0.live_window()
+    }
+
+    fn sequence(&self, name: &str, bitrate: u32, time: u64) -> u64 {
+        self.0.sequence_of(name, bitrate, time)
+    }
+}
+
+fn insert<V>(m: &Mutex<HashMap<PathBuf, V>>, k: PathBuf, v: V) {
+    let mut c = lock(m);
+    if c.len() >= MAX_CACHED {
+        c.clear();
+    }
+    c.insert(k, v);
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
