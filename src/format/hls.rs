@@ -173,7 +173,8 @@ pub fn media(
     let longest = stream.chunks.iter().map(|c| c.d).max().unwrap_or(0);
     MediaPlaylist {
         version: flavor.version(),
-        target_duration: longest.div_ceil(timescale.max(1)).max(1),
+        // RFC 8216 4.3.3.1: every EXTINF rounded to the nearest second is at most this.
+        target_duration: ((longest + timescale / 2) / timescale.max(1)).max(1),
         media_sequence: first_sequence,
         map: (flavor == HlsFlavor::Cmaf).then(|| Naming::fill(&naming.hls_init, &stream.name, &b, "")),
         segments: stream

@@ -155,7 +155,26 @@ fn render_with(page: &Page<'_>, config: &serde_json::Value) -> String {
         .replace("{{JS}}", PLAYER_JS)
         .replace("{{CONFIG}}", &config)
         .replace("{{TITLE}}", &escape_html(page.title))
+        .replace("{{FORMATS}}", &page.manifests.first().map(|m| format_links(m)).unwrap_or_default())
 }
+
+/// The DASH and HLS forms of an origin's `NAME.ism/Manifest` (or `.isml`), as links (empty for a
+/// pre-split `Manifest`, which has none).
+pub fn format_links(manifest: &str) -> String {
+    let Some(base) = manifest.strip_suffix("/Manifest") else { return String::new() };
+    if !(base.to_ascii_lowercase().ends_with(".ism") || base.to_ascii_lowercase().ends_with(".isml")) {
+        return String::new();
+    }
+    let links: Vec<String> = FORMATS
+        .iter()
+        .map(|(label, f)| format!("<a href=\"{}/Manifest(format={f})\">{label}</a>", escape_html(base)))
+        .collect();
+    format!(" · also as {}", links.join(" · "))
+}
+
+/// The DASH/HLS forms the origin answers, as (label, `format=`). (`m3u8-aapl` joins once its
+/// MPEG-TS segments are served.)
+pub const FORMATS: [(&str, &str); 3] = [("DASH", "mpd-time-csf"), ("DASH (CMAF)", "mpd-time-cmaf"), ("HLS", "m3u8-cmaf")];
 
 /// Writes `DIR/NAME.html`: a player page that plays `NAME.ism/Manifest` from an origin
 /// (`ssfpack serve`) or, failing that, the pre-split `Manifest` next to it (static hosting).
@@ -262,10 +281,11 @@ pub fn render_index(list: &[IndexEntry], more: &str) -> String {
             .map(|s| format!(" <span class=\"small\">{}</span>", escape_html(s)))
             .unwrap_or_default();
         items.push_str(&format!(
-            "<li><a class=\"play\" href=\"{}\">{}</a> · <a href=\"{}\">Manifest</a>{summary}</li>\n",
+            "<li><a class=\"play\" href=\"{}\">{}</a> · <a href=\"{}\">Manifest</a>{}{summary}</li>\n",
             escape_html(&e.player),
             escape_html(&e.label),
-            escape_html(&e.manifest)
+            escape_html(&e.manifest),
+            format_links(&e.manifest),
         ));
     }
     if items.is_empty() {
@@ -318,6 +338,7 @@ mod tests {
         let html = render_index(&index_entries(&catalog), "");
         assert!(html.contains("href=\"/a%20b/m.ism/player\""), "{html}");
         assert!(html.contains(">a b/m.ism</a>"));
+        assert!(html.contains("href=\"/a%20b/m.ism/Manifest(format=m3u8-cmaf)\">HLS</a>"), "{html}");
         assert!(html.contains("href=\"/_player/?manifest=/s/Manifest\">s/ (static layout)</a>"), "{html}");
     }
 
