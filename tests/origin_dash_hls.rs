@@ -132,16 +132,23 @@ fn expand(ss: &[&Element]) -> Vec<(u64, u64)> {
 }
 
 fn frames(file: &Path, kind: &str) -> (u64, f64, f64) {
-    let o = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", kind, "-show_entries", "frame=pts_time", "-of", "csv=p=0"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "ffprobe {}: {}", file.display(), String::from_utf8_lossy(&o.stderr));
-    let times: Vec<f64> = String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+    let probe = |entries: &str, extra: &[&str]| {
+        let o = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", kind])
+            .args(extra)
+            .args(["-show_entries", entries, "-of", "csv=p=0"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ffprobe {}: {}", file.display(), String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let count = probe("stream=nb_read_frames", &["-count_frames"]).trim().parse().unwrap();
+    let out = probe("frame=best_effort_timestamp_time", &[]);
+    let times: Vec<f64> = out.lines().filter_map(|l| l.trim().parse().ok()).collect();
     let min = times.iter().copied().fold(f64::MAX, f64::min);
     let max = times.iter().copied().fold(f64::MIN, f64::max);
-    (times.len() as u64, min, max)
+    (count, min, max)
 }
 
 /// Fetches `init` and `segments` (origin URL paths), writes them concatenated, and returns the file.
@@ -211,7 +218,8 @@ fn mpd_matches_the_smooth_manifest_and_every_track_decodes() {
                 let segs: Vec<String> =
                     want.iter().map(|(t, _)| fill(&template.attrs["media"], &t.to_string())).collect();
                 let name = format!("{}_{}_{format}.mp4", stream.name, q.bitrate);
-                let file = concatenated(&server, scratch.path(), &name, &fill(&template.attrs["initialization"], ""), &segs);
+                let file =
+                    concatenated(&server, scratch.path(), &name, &fill(&template.attrs["initialization"], ""), &segs);
                 check_decodes(dir, stream, q.bitrate, &file);
             }
         }
@@ -237,15 +245,26 @@ fn check_decodes(dir: &Path, stream: &StreamIndex, bitrate: u32, file: &Path) {
             }
         })
         .unwrap();
+    // Every segment carries a tfdt with its Smooth time (MSE parsers require it; FFmpeg does not).
+    let parsed = ssfpack::format::reader::MediaFile::open(file).unwrap();
+    let tfdts: Vec<Option<u64>> = parsed.fragments.iter().map(|f| f.tfdt).collect();
+    let want_tfdts: Vec<Option<u64>> = stream.chunks.iter().map(|c| Some(c.t)).collect();
+    assert_eq!(tfdts, want_tfdts, "{}", file.display());
     let (n, first, last) = frames(file, kind);
-    let (want, _, _) = frames(&smooth, kind);
+    let (want, want_first, want_last) = frames(&smooth, kind);
     assert_eq!(n, want, "{}: every frame of {}", file.display(), smooth.display());
     if kind == "v" {
         assert_eq!(n, 100, "4 s at 25 fps");
     }
-    let end = stream.chunks.last().map(|c| (c.t + c.d) as f64 / SECOND).unwrap();
-    assert!(first.abs() < 0.001, "{}: starts at {first}", file.display());
-    assert!(last < end && last > end - 0.1, "{}: last frame at {last}, presentation ends at {end}", file.display());
+    // Every frame at the time it has in the Smooth file (the tfdts put each segment in place).
+    assert!((first - want_first).abs() < 0.001, "{}: starts at {first}, not {want_first}", file.display());
+    assert!((last - want_last).abs() < 0.001, "{}: ends at {last}, not {want_last}", file.display());
+    let span = stream.chunks.last().map(|c| (c.t + c.d) as f64 / SECOND).unwrap();
+    assert!(
+        last - first > span - 0.2,
+        "{}: frames from {first} to {last}, the presentation is {span} s",
+        file.display()
+    );
 }
 
 #[test]
@@ -327,10 +346,10 @@ fn unknown_formats_and_missing_things_are_404_segments_cache_like_fragments() {
         "/src.ism/Manifest(format=mpd-time-csf).m3u8".into(),
         "/nope.ism/Manifest(format=mpd-time-csf)".into(),
         format!("/src.ism/QualityLevels({b})/Manifest(video,format=mpd-time-csf)"),
-        format!("/src.ism/QualityLevels(1)/Manifest(video,format=m3u8-cmaf)"),
+        "/src.ism/QualityLevels(1)/Manifest(video,format=m3u8-cmaf)".into(),
         format!("/src.ism/QualityLevels({b})/Manifest(text,format=m3u8-cmaf)"),
         format!("/src.ism/QualityLevels({b})/Fragments(video={},format=m3u8-cmaf)", t + 1),
-        format!("/src.ism/QualityLevels(1)/Fragments(video=i,format=mpd-time-csf)"),
+        "/src.ism/QualityLevels(1)/Fragments(video=i,format=mpd-time-csf)".into(),
         format!("/src.ism/QualityLevels({b})/Fragments(video={t},format=smooth)"),
     ] {
         assert_eq!(server.get(&url).status, 404, "{url}");
@@ -358,7 +377,7 @@ fn unknown_formats_and_missing_things_are_404_segments_cache_like_fragments() {
     assert!(index.contains("href=\"/src.ism/Manifest(format=mpd-time-csf)\">DASH</a>"), "{index}");
     assert!(index.contains("href=\"/src.ism/Manifest(format=m3u8-cmaf)\">HLS</a>"), "{index}");
     let page = server.get("/src.ism/player").text();
-    assert!(page.contains("src.ism/Manifest(format=m3u8-cmaf)"), "{page}");
+    assert!(page.contains("href=\"Manifest(format=m3u8-cmaf)\">HLS</a>"), "{page}");
 }
 
 #[test]
@@ -451,11 +470,11 @@ fn a_live_point_as_dash_and_hls() {
     let media = get(&format!("/Live.isml/{playlist}")).text();
     assert!(!media.contains("#EXT-X-ENDLIST"), "a live playlist has no end: {media}");
     assert!(media.contains("#EXT-X-MAP:URI="));
-    let v = m.stream("video").unwrap();
-    let b = v.quality_levels[0].bitrate;
-    let mut bytes = get(&format!("/Live.isml/QualityLevels({b})/Fragments(video=i,format=mpd-time-csf)")).body;
+    let v = m.streams.iter().find(|s| s.kind == "video").unwrap();
+    let (b, n) = (v.quality_levels[0].bitrate, &v.name);
+    let mut bytes = get(&format!("/Live.isml/QualityLevels({b})/Fragments({n}=i,format=mpd-time-csf)")).body;
     for c in &v.chunks {
-        let r = get(&format!("/Live.isml/QualityLevels({b})/Fragments(video={},format=mpd-time-csf)", c.t));
+        let r = get(&format!("/Live.isml/QualityLevels({b})/Fragments({n}={},format=mpd-time-csf)", c.t));
         assert_eq!(r.status, 200);
         bytes.extend(r.body);
     }
@@ -464,7 +483,7 @@ fn a_live_point_as_dash_and_hls() {
     assert_eq!(package_support::decode_errors(&file), "");
     assert_eq!(frames(&file, "v").0, v.chunks.len() as u64 * 50, "2 s fragments at 25 fps");
     let future = v.chunks.last().map(|c| c.t + 10 * c.d).unwrap();
-    assert_eq!(get(&format!("/Live.isml/QualityLevels({b})/Fragments(video={future},format=m3u8-cmaf)")).status, 404);
+    assert_eq!(get(&format!("/Live.isml/QualityLevels({b})/Fragments({n}={future},format=m3u8-cmaf)")).status, 404);
     assert!(ff.wait().unwrap().success());
     let end = Instant::now() + Duration::from_secs(15);
     loop {

@@ -111,7 +111,7 @@ fn audio_object_type(asc: &[u8]) -> Option<u8> {
     if first != 31 {
         return (first != 0).then_some(first);
     }
-    let next = ((asc.get(0)? & 7) << 3) | (asc.get(1)? >> 5);
+    let next = ((asc.first()? & 7) << 3) | (asc.get(1)? >> 5);
     Some(32 + next)
 }
 

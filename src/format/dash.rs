@@ -68,7 +68,9 @@ pub fn mpd(manifest: &ClientManifest, flavor: DashFlavor, naming: &Naming, live:
         media_presentation_duration: live.is_none().then(|| secs(manifest.duration)),
         availability_start_time: live.map(|l| l.availability_start.clone()),
         publish_time: live.map(|l| l.publish_time.clone()),
-        time_shift_buffer_depth: live.filter(|l| l.time_shift_buffer_secs > 0).map(|l| secs_text(l.time_shift_buffer_secs)),
+        time_shift_buffer_depth: live
+            .filter(|l| l.time_shift_buffer_secs > 0)
+            .map(|l| secs_text(l.time_shift_buffer_secs)),
         minimum_update_period: live.map(|l| secs_text(l.minimum_update_secs.max(1))),
         min_buffer_time: secs(min_fragment.max(manifest.timescale)),
         period: Period { id: "0", start: "PT0S", adaptation_sets: sets },
@@ -78,8 +80,8 @@ pub fn mpd(manifest: &ClientManifest, flavor: DashFlavor, naming: &Naming, live:
 impl Mpd {
     pub fn to_xml(&self) -> Result<String> {
         let mut body = String::new();
-        let mut ser = quick_xml::se::Serializer::with_root(&mut body, Some("MPD"))
-            .map_err(|e| FormatError::invalid("MPD", e))?;
+        let mut ser =
+            quick_xml::se::Serializer::with_root(&mut body, Some("MPD")).map_err(|e| FormatError::invalid("MPD", e))?;
         ser.indent(' ', 2);
         self.serialize(ser).map_err(|e| FormatError::invalid("MPD", e))?;
         Ok(format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n"))
@@ -295,10 +297,19 @@ mod tests {
     #[test]
     fn unknown_codec_is_an_error_text_is_skipped() {
         let level = QualityLevel { bitrate: 1, fourcc: "WVC1".into(), ..Default::default() };
-        let video = StreamIndex { kind: "video".into(), name: "video".into(), quality_levels: vec![level], ..Default::default() };
+        let video = StreamIndex {
+            kind: "video".into(),
+            name: "video".into(),
+            quality_levels: vec![level],
+            ..Default::default()
+        };
         let text = StreamIndex { kind: "text".into(), name: "text".into(), ..Default::default() };
         let m = ClientManifest::on_demand(10, vec![text.clone()]);
-        assert!(mpd(&m, DashFlavor::TimeCsf, &Naming::origin("mpd-time-csf"), None).unwrap().period.adaptation_sets.is_empty());
+        assert!(mpd(&m, DashFlavor::TimeCsf, &Naming::origin("mpd-time-csf"), None)
+            .unwrap()
+            .period
+            .adaptation_sets
+            .is_empty());
         let m = ClientManifest::on_demand(10, vec![video, text]);
         assert!(mpd(&m, DashFlavor::TimeCsf, &Naming::origin("mpd-time-csf"), None).is_err());
     }

@@ -97,7 +97,10 @@ pub fn master(
     let uri = |s: &StreamIndex, q: &QualityLevel| Naming::fill(&naming.playlist, &s.name, &q.bitrate.to_string(), "");
     let codec = |s: &StreamIndex, q: &QualityLevel| {
         codecs(&q.fourcc, &q.codec_private_data).ok_or_else(|| {
-            FormatError::invalid(format!("stream {}", s.name), format!("no HLS codecs string for FourCC {:?}", q.fourcc))
+            FormatError::invalid(
+                format!("stream {}", s.name),
+                format!("no HLS codecs string for FourCC {:?}", q.fourcc),
+            )
         })
     };
     let audio: Vec<&StreamIndex> = m.streams.iter().filter(|s| s.kind == "audio").collect();

@@ -79,8 +79,8 @@ pub fn answer(
         }
         Packaged::Init { bitrate, track } => {
             let media = source.track(track, *bitrate)?;
-            let bytes = cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}"))
-                .map_err(broken)?;
+            let bytes =
+                cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
             let etag = format!("\"i{:x}\"", crate::format::fnv1a64(&bytes));
             Ok(Answer {
                 bytes: bytes.into(),

@@ -161,20 +161,23 @@ fn render_with(page: &Page<'_>, config: &serde_json::Value) -> String {
 /// The DASH and HLS forms of an origin's `NAME.ism/Manifest` (or `.isml`), as links (empty for a
 /// pre-split `Manifest`, which has none).
 pub fn format_links(manifest: &str) -> String {
-    let Some(base) = manifest.strip_suffix("/Manifest") else { return String::new() };
-    if !(base.to_ascii_lowercase().ends_with(".ism") || base.to_ascii_lowercase().ends_with(".isml")) {
-        return String::new();
-    }
+    // `Manifest` alone is the page of an origin's `NAME.ism/player` (relative to the `.ism`).
+    let base = match manifest.strip_suffix("Manifest") {
+        Some("") => "",
+        Some(b) if b.to_ascii_lowercase().ends_with(".ism/") || b.to_ascii_lowercase().ends_with(".isml/") => b,
+        _ => return String::new(),
+    };
     let links: Vec<String> = FORMATS
         .iter()
-        .map(|(label, f)| format!("<a href=\"{}/Manifest(format={f})\">{label}</a>", escape_html(base)))
+        .map(|(label, f)| format!("<a href=\"{}Manifest(format={f})\">{label}</a>", escape_html(base)))
         .collect();
     format!(" · also as {}", links.join(" · "))
 }
 
 /// The DASH/HLS forms the origin answers, as (label, `format=`). (`m3u8-aapl` joins once its
 /// MPEG-TS segments are served.)
-pub const FORMATS: [(&str, &str); 3] = [("DASH", "mpd-time-csf"), ("DASH (CMAF)", "mpd-time-cmaf"), ("HLS", "m3u8-cmaf")];
+pub const FORMATS: [(&str, &str); 3] =
+    [("DASH", "mpd-time-csf"), ("DASH (CMAF)", "mpd-time-cmaf"), ("HLS", "m3u8-cmaf")];
 
 /// Writes `DIR/NAME.html`: a player page that plays `NAME.ism/Manifest` from an origin
 /// (`ssfpack serve`) or, failing that, the pre-split `Manifest` next to it (static hosting).

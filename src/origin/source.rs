@@ -134,7 +134,8 @@ impl FragmentSource for VodSource<'_> {
                 return Ok(m.clone());
             }
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| SourceError::Broken(format!("{}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| SourceError::Broken(format!("{}: {e}", path.display())))?;
         let m = Arc::new(
             ClientManifest::from_xml(&text, &path.display().to_string())
                 .map_err(|e| SourceError::Broken(e.to_string()))?,
@@ -214,8 +215,9 @@ impl FragmentSource for LiveSource {
         let info = self.0.track_info(name, bitrate).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
         let moov = crate::format::writer::moov(&info).map_err(|e| SourceError::Broken(e.to_string()))?;
         // The moov as a decoded box, the same struct an on-demand file gives.
-        let (moov, _) = decode::<MoovBox>(&encode(&moov, "moov").map_err(|e| SourceError::Broken(e.to_string()))?, "moov")
-            .map_err(|e| SourceError::Broken(e.to_string()))?;
+        let (moov, _) =
+            decode::<MoovBox>(&encode(&moov, "moov").map_err(|e| SourceError::Broken(e.to_string()))?, "moov")
+                .map_err(|e| SourceError::Broken(e.to_string()))?;
         Ok(TrackMedia {
             track_id: info.track_id,
             timescale: TIMESCALE as u32,

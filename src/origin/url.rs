@@ -204,7 +204,8 @@ pub fn parse(raw: &str) -> Result<Route, UrlError> {
         [q, f] if call_argument(strip_extension(f), "Manifest").is_some() => {
             let bitrate = parse_quality_levels(q)?;
             let inner = call_argument(strip_extension(f), "Manifest").unwrap_or_default();
-            let (track, format) = inner.split_once(',').ok_or(UrlError::BadRequest("expected Manifest(TRACK,format=F)"))?;
+            let (track, format) =
+                inner.split_once(',').ok_or(UrlError::BadRequest("expected Manifest(TRACK,format=F)"))?;
             check_track(track)?;
             let format = format_argument(format)?;
             if !matches!(format, PackagedFormat::Hls(_)) || !extension_fits(f, format) {
