@@ -497,3 +497,65 @@ fn a_live_point_as_dash_and_hls() {
     let media = get(&format!("/Live.isml/{playlist}")).text();
     assert!(media.ends_with("#EXT-X-ENDLIST\n"), "{media}");
 }
+
+/// `--layout ism,dash,hls`: `NAME.mpd`, `NAME.m3u8` and `cmaf/` beside the `.ism`, each segment
+/// and init file the bytes `serve` answers for it, every playlist line a relative file that exists;
+/// `split --layout dash` refuses to replace a `cmaf/` folder it did not write.
+#[test]
+fn static_layout_files_are_the_served_bytes_and_split_refuses_foreign_files() {
+    let dir = presentation();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let src = dir.parent().unwrap().join("src.mp4");
+    package_support::package(&src, &out, &["--ladder", "320x180@400k,160x90@150k", "--layout", "ism,dash,hls"]);
+    let m = client(&out);
+    let server = TestServer::start(&out, PlayerConfig::default());
+    for s in &m.streams {
+        for q in &s.quality_levels {
+            let rung = out.join(format!("cmaf/{}_{}", s.name, q.bitrate));
+            let served =
+                server.get(&format!("/src.ism/QualityLevels({})/Fragments({}=i,format=m3u8-cmaf)", q.bitrate, s.name));
+            assert_eq!(std::fs::read(rung.join("init.mp4")).unwrap(), served.body, "{}", rung.display());
+            for c in &s.chunks {
+                let url =
+                    format!("/src.ism/QualityLevels({})/Fragments({}={},format=mpd-time-csf)", q.bitrate, s.name, c.t);
+                let file = rung.join(format!("{}.m4s", c.t));
+                assert_eq!(std::fs::read(&file).unwrap(), server.get(&url).body, "{}", file.display());
+            }
+            let playlist = std::fs::read_to_string(rung.join("index.m3u8")).unwrap();
+            let uris: Vec<&str> = playlist.lines().filter(|l| !l.starts_with('#')).collect();
+            assert_eq!(uris.len(), s.chunks.len());
+            for u in uris {
+                assert!(rung.join(u).is_file(), "{u}");
+            }
+            assert!(playlist.contains("#EXT-X-MAP:URI=\"init.mp4\""));
+        }
+    }
+    let master = std::fs::read_to_string(out.join("src.m3u8")).unwrap();
+    for l in master.lines().filter(|l| !l.starts_with('#')) {
+        assert!(out.join(l).is_file(), "{l}");
+    }
+    let mpd = std::fs::read_to_string(out.join("src.mpd")).unwrap();
+    let els = elements(&mpd);
+    let templates: Vec<&Element> = els.iter().filter(|e| e.path.last().unwrap() == "SegmentTemplate").collect();
+    assert_eq!(templates[0].attrs["media"], "cmaf/video_$Bandwidth$/$Time$.m4s");
+    assert!(std::fs::read_to_string(out.join(".ssfpack-published.json"))
+        .unwrap()
+        .contains("cmaf/video_400000/init.mp4"));
+    // A dash-only split into a folder with someone else's cmaf/ is refused, and nothing is replaced.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(other.join("cmaf")).unwrap();
+    std::fs::write(other.join("cmaf/notes.txt"), "mine").unwrap();
+    let o = package_support::ssfpack(&[
+        "split",
+        out.to_str().unwrap(),
+        "--layout",
+        "dash",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cmaf"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(other.join("cmaf/notes.txt")).unwrap(), "mine");
+    assert!(!other.join("src.mpd").exists());
+}

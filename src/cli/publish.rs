@@ -3,28 +3,69 @@
 
 use std::path::Path;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use crate::format::manifest::ServerManifest;
 use crate::origin;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Which files the presentation folder holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Layout {
+/// Which files the presentation folder holds: a comma list of `ism`, `static`, `dash`, `hls`
+/// (`both` = `ism,static`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
     /// `NAME.ism`, `NAME.ismc` and the `.ismv`/`.isma` media: for IIS or `ssfpack serve`.
-    Ism,
-    /// Only the pre-split `Manifest` + `QualityLevels(B)/Fragments(T=t)` files: for nginx, S3, a CDN.
-    Static,
-    /// Both.
-    Both,
+    pub ism: bool,
+    /// The pre-split Smooth `Manifest` + `QualityLevels(B)/Fragments(T=t)` files: for nginx, S3, a CDN.
+    pub smooth_static: bool,
+    /// `NAME.mpd` + `cmaf/` segments.
+    pub dash: bool,
+    /// `NAME.m3u8` + `cmaf/` segments and playlists.
+    pub hls: bool,
+}
+
+impl Layout {
+    pub const ISM: Layout = Layout { ism: true, smooth_static: false, dash: false, hls: false };
+
+    /// Parses `ism`, `static`, `dash`, `hls`, `both`, comma-separated.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut l = Layout { ism: false, smooth_static: false, dash: false, hls: false };
+        for part in s.split(',').map(str::trim) {
+            match part.to_ascii_lowercase().as_str() {
+                "ism" => l.ism = true,
+                "static" => l.smooth_static = true,
+                "both" => (l.ism, l.smooth_static) = (true, true),
+                "dash" => l.dash = true,
+                "hls" => l.hls = true,
+                other => return Err(format!("unknown layout {other:?} (expected ism, static, dash, hls or both)")),
+            }
+        }
+        Ok(l)
+    }
+}
+
+/// The names of the three layouts there were before DASH/HLS (`Ism`, `Static`, `Both`), so batch
+/// records keyed on them stay valid; the others as their comma lists.
+impl std::fmt::Debug for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.ism, self.smooth_static, self.dash, self.hls) {
+            (true, false, false, false) => f.write_str("Ism"),
+            (false, true, false, false) => f.write_str("Static"),
+            (true, true, false, false) => f.write_str("Both"),
+            _ => {
+                let names = [(self.ism, "ism"), (self.smooth_static, "static"), (self.dash, "dash"), (self.hls, "hls")];
+                let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
+                f.write_str(&on.join(","))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
-    /// Output layout: `ism` (origin), `static` (pre-split files for any web server), or `both`.
-    #[arg(long, value_enum, default_value = "ism", help_heading = "Output")]
+    /// Output layout, a comma list: `ism` (origin), `static` (pre-split Smooth files for any web
+    /// server), `dash` (`NAME.mpd`), `hls` (`NAME.m3u8`); `both` = `ism,static`.
+    #[arg(long, value_parser = Layout::parse, default_value = "ism", value_name = "LIST", help_heading = "Output")]
     pub layout: Layout,
     /// Base URL the written `NAME.html` player page loads dash.js (`dash.all.min.js`,
     /// `dash.mss.min.js`) from.
@@ -35,10 +76,14 @@ pub struct PublishArgs {
 impl PublishArgs {
     /// Writes the player page and the requested layout into the staging folder `dir`.
     pub fn finish(&self, dir: &Path, name: &str) -> Result<(), BoxError> {
-        if self.layout != Layout::Ism {
+        if self.layout.smooth_static {
             origin::write_static_layout(dir, name)?;
         }
-        if self.layout == Layout::Static {
+        if self.layout.dash || self.layout.hls {
+            let protocols = origin::cmaf_layout::Protocols { dash: self.layout.dash, hls: self.layout.hls };
+            origin::cmaf_layout::write_cmaf_layout(dir, name, dir, protocols)?;
+        }
+        if !self.layout.ism {
             remove_ism_layout(dir, name)?;
         }
         origin::player::write_page(dir, name, &self.player_js_base)?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use crate::origin::{player, split};
+use crate::origin::{cmaf_layout, player, split};
 use crate::pipeline::output::guard;
 use crate::pipeline::PipelineError;
 
@@ -33,6 +33,10 @@ pub struct SplitArgs {
     /// [default: the jsDelivr CDN].
     #[arg(long, value_name = "URL")]
     pub player_js_base: Option<String>,
+    /// What to write, a comma list: `static` (the pre-split Smooth layout), `dash` (`NAME.mpd`),
+    /// `hls` (`NAME.m3u8`); DASH and HLS share their `cmaf/` segment files.
+    #[arg(long, value_parser = super::publish::Layout::parse, default_value = "static", value_name = "LIST")]
+    pub layout: super::publish::Layout,
 }
 
 pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
@@ -49,8 +53,30 @@ pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
         Some(n) => n.trim_end_matches(".ism").to_string(),
         None => only_presentation(&args.dir)?,
     };
-    let report = split::write_static_layout_into(&args.dir, &name, &out)
-        .with_context(|| format!("cannot split {}", args.dir.join(format!("{name}.ism")).display()))?;
+    let ctx = || format!("cannot split {}", args.dir.join(format!("{name}.ism")).display());
+    let mut written = Vec::new();
+    if args.layout.smooth_static {
+        let report = split::write_static_layout_into(&args.dir, &name, &out).with_context(ctx)?;
+        written.push(format!("{} fragments ({:.1} MB) and Manifest", report.fragments, report.bytes as f64 / 1e6));
+    }
+    if args.layout.dash || args.layout.hls {
+        let protocols = cmaf_layout::Protocols { dash: args.layout.dash, hls: args.layout.hls };
+        let report = cmaf_layout::write_cmaf_layout(&args.dir, &name, &out, protocols).with_context(ctx)?;
+        let tops: Vec<String> = [(protocols.dash, "mpd"), (protocols.hls, "m3u8")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, ext)| format!("{name}.{ext}"))
+            .collect();
+        written.push(format!(
+            "{} segments ({:.1} MB) and {}",
+            report.fragments,
+            report.bytes as f64 / 1e6,
+            tops.join(", ")
+        ));
+    }
+    if written.is_empty() {
+        return Ok(super::package::usage_error("--layout names nothing split writes (static, dash, hls)"));
+    }
     let page = out.join(format!("{name}.html"));
     if page.exists() && !player::is_own_page(&page) {
         eprintln!("ssfpack: note: {} is not a page ssfpack wrote; left as it is", page.display());
@@ -58,13 +84,7 @@ pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
         let base = args.player_js_base.as_deref().unwrap_or(player::DEFAULT_JS_BASE);
         player::write_page(&out, &name, base).with_context(|| format!("cannot write {}", page.display()))?;
     }
-    eprintln!(
-        "ssfpack: wrote {} fragments ({:.1} MB) and Manifest into {}; player page {}",
-        report.fragments,
-        report.bytes as f64 / 1e6,
-        report.out_dir.display(),
-        page.display()
-    );
+    eprintln!("ssfpack: wrote {} into {}; player page {}", written.join("; "), out.display(), page.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -39,6 +39,8 @@ pub fn content_type(name: &str) -> &'static str {
     match ext {
         "ism" => "application/smil+xml",
         "ismc" | "xml" => "text/xml",
+        "mpd" => "application/dash+xml",
+        "m3u8" => "application/vnd.apple.mpegurl",
         "ismv" | "mp4" | "m4v" | "m4s" => "video/mp4",
         "isma" | "m4a" => "audio/mp4",
         "html" | "htm" => "text/html; charset=utf-8",
@@ -274,6 +276,8 @@ mod tests {
         assert_eq!(content_type("a.isma"), "audio/mp4");
         assert_eq!(content_type("a.ism"), "application/smil+xml");
         assert_eq!(content_type("noext"), "application/octet-stream");
+        assert_eq!(content_type("a.mpd"), "application/dash+xml");
+        assert_eq!(content_type("index.m3u8"), "application/vnd.apple.mpegurl");
     }
 
     #[test]

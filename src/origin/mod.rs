@@ -17,6 +17,7 @@
 pub mod access_log;
 pub mod cache;
 pub mod catalog;
+pub mod cmaf_layout;
 pub mod conn;
 pub mod files;
 pub mod live;

@@ -34,15 +34,26 @@ pub struct Answer {
     pub mtime: Option<SystemTime>,
 }
 
-/// Builds the answer to a DASH/HLS request from `source` (blocking). `fragment_cache` is the
-/// `Cache-Control` of segments.
+/// Builds the answer to a DASH/HLS request from `source` (blocking), with the origin's URLs.
+/// `fragment_cache` is the `Cache-Control` of segments.
 pub fn answer(
     source: &dyn FragmentSource,
     format: PackagedFormat,
     req: &Packaged,
     fragment_cache: &str,
 ) -> Result<Answer, SourceError> {
-    let naming = Naming::origin(format.name());
+    answer_named(source, format, req, fragment_cache, &Naming::origin(format.name()))
+}
+
+/// [`answer`] with manifests and playlists naming their segments by `naming` (the static layout's
+/// files: [`Naming::static_files`]).
+pub fn answer_named(
+    source: &dyn FragmentSource,
+    format: PackagedFormat,
+    req: &Packaged,
+    fragment_cache: &str,
+    naming: &Naming,
+) -> Result<Answer, SourceError> {
     match req {
         Packaged::Manifest => {
             let m = source.manifest()?;
@@ -55,12 +66,12 @@ pub fn answer(
                         time_shift_buffer_secs: w.dvr_secs,
                         minimum_update_secs: half_fragment_secs(&m),
                     });
-                    let mpd = dash::mpd(&m, flavor, &naming, timing.as_ref()).map_err(broken)?;
+                    let mpd = dash::mpd(&m, flavor, naming, timing.as_ref()).map_err(broken)?;
                     (mpd.to_xml().map_err(broken)?, MPD_TYPE)
                 }
                 PackagedFormat::Hls(flavor) => {
                     let rate = |s: &StreamIndex, q: &QualityLevel| frame_rate(source, s, q);
-                    (hls::master(&m, flavor, &naming, &rate).map_err(broken)?.render(), M3U8_TYPE)
+                    (hls::master(&m, flavor, naming, &rate).map_err(broken)?.render(), M3U8_TYPE)
                 }
             };
             Ok(text_answer(text, ctype, manifest_cache(&m, live.is_some())))
@@ -71,7 +82,7 @@ pub fn answer(
             let stream = level(&m, track, *bitrate)?;
             let first = stream.chunks.first().map_or(0, |c| c.t);
             let sequence = if m.is_live { source.sequence(track, *bitrate, first) } else { 0 };
-            let text = hls::media(&m, stream, *bitrate, flavor, &naming, sequence).render();
+            let text = hls::media(&m, stream, *bitrate, flavor, naming, sequence).render();
             Ok(text_answer(text, M3U8_TYPE, manifest_cache(&m, m.is_live)))
         }
         Packaged::Init { .. } | Packaged::Segment { .. } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {

@@ -41,6 +41,9 @@ pub enum SplitError {
     Format(#[from] crate::format::FormatError),
     #[error("{}: {why}; ssfpack replaces only the pre-split files it writes: move it away or use --out", path.display())]
     Foreign { path: PathBuf, why: &'static str },
+    /// A DASH/HLS file could not be built (`--layout dash,hls`).
+    #[error("{0}")]
+    Packaged(String),
     #[error("stream {stream}: URL template {template:?} does not give IIS fragment URLs (QualityLevels(B)/Fragments(NAME=T))")]
     Template { stream: String, template: String },
 }
