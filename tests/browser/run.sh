@@ -4,7 +4,8 @@
 # 4.16 in Debian's chromium (playwright-core) (playback.test.mjs). Live (live.test.mjs): FFmpeg
 # encodes a generated source in real time and pushes it (`-f ismv`) to a publishing point of the same
 # `ssfpack serve` from the start, so the event is long enough to seek back in by the time it is played
-# with dash.js. Prints one closing line "N passed, M failed" for both; non-zero exit on failure.
+# with dash.js. DASH/HLS (dash_hls.test.mjs): dash.js 5, Shaka 5 and hls.js play the MPD and the fMP4
+# HLS of a short clip from the origin and from its `--layout dash,hls` files. Prints one closing line "N passed, M failed" for both; non-zero exit on failure.
 # Screenshots: target/browser-screenshots/. Set ONLY=<title part> to run one scenario.
 # The binary is the dev build that `cargo test` already made (packaging this clip takes as long as with
 # a release build, and a fresh release build alone would take most of the time budget);
@@ -62,6 +63,19 @@ cp "$here/shaka.html" "$work/static/shaka.html"
 # The page `ssfpack INPUT -o DIR` writes (dash.js from the CDN), on a host that is not ssfpack serve.
 cp "$work/origin/clip/clip.html" "$work/static/clip/cdn.html"
 
+# DASH/HLS (dash_hls.test.mjs): a 16 s clip, 2 rungs, packaged with --layout ism,dash,hls; its
+# DASH/HLS files alone on the static site; dash.js, Shaka 5 and hls.js from node_modules.
+ffmpeg -nostdin -hide_banner -loglevel error -y \
+  -f lavfi -i "testsrc2=s=480x270:r=25:d=16" -f lavfi -i "sine=frequency=440:sample_rate=48000:d=16" \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -b:a 96k -shortest "$work/dh.mp4" || fail "ffmpeg (dh) failed"
+"$bin" "$work/dh.mp4" -o "$work/origin/dh" --name dh -q --ladder 480x270@600k,240x136@200k \
+  --x264-preset ultrafast --layout ism,dash,hls || fail "packaging (dh) failed"
+mkdir -p "$work/static/dh"
+cp -r "$work/origin/dh/cmaf" "$work/origin/dh/dh.mpd" "$work/origin/dh/dh.m3u8" "$work/static/dh/"
+ln -s "$here/node_modules/shaka-player-5/dist" "$work/static/js/shaka5"
+ln -s "$here/node_modules/hls.js/dist" "$work/static/js/hlsjs"
+cp "$here/players.html" "$work/static/players.html"
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 origin_port=$(free_port)
 static_port=$(free_port)
@@ -97,7 +111,7 @@ failed=0
 run_tests() {
   local out="$work/$1.out" rc=0
   (cd "$here" && ORIGIN_URL="http://127.0.0.1:$origin_port" STATIC_URL="http://127.0.0.1:$static_port" \
-    SCREENSHOT_DIR="$repo/target/browser-screenshots" PRESENTATION=clip LIVE_POINT=live IDLE_POINT=idle \
+    SCREENSHOT_DIR="$repo/target/browser-screenshots" PRESENTATION=clip LIVE_POINT=live IDLE_POINT=idle DH_PRESENTATION=dh \
     timeout 240 node "$1") >"$out" 2>&1 || rc=$?
   grep -Ev '^[0-9]+ passed, [0-9]+ failed$' "$out" || true
   local line
@@ -114,6 +128,7 @@ run_tests() {
 }
 run_tests playback.test.mjs
 run_tests live.test.mjs
+run_tests dash_hls.test.mjs
 if ! kill -0 "${pids[-1]}" 2>/dev/null; then
   echo "the live push ended early:" >&2
   cat "$work/push.log" >&2

@@ -1,0 +1,137 @@
+// DASH and HLS from the same .ismv files: dash.js 5 and Shaka Player 5 play the MPD, hls.js and
+// Shaka 5 play the fMP4 HLS (m3u8-cmaf), each from `ssfpack serve` (Azure-style URLs) and from the
+// static layout (`--layout dash,hls`) on a plain static server. Each scenario: playback starts,
+// every video level is forced in turn and must be fetched and decoded at its height (frames counted
+// with getVideoPlaybackQuality: a player that rejected the video would play audio alone), audio
+// segments are fetched, playback advances, a seek into an unbuffered region resumes, no errors.
+//
+// Environment: ORIGIN_URL, STATIC_URL, SCREENSHOT_DIR, DH_PRESENTATION (folder and name, e.g. dh).
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ORIGIN = process.env.ORIGIN_URL;
+const STATIC = process.env.STATIC_URL;
+const SHOTS = process.env.SCREENSHOT_DIR || 'screenshots';
+const NAME = process.env.DH_PRESENTATION || 'dh';
+const SEEK_TO = 12;
+mkdirSync(SHOTS, { recursive: true });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await page.evaluate(fn, arg);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+// "video@400000" from a segment URL of either host (null for anything else, init segments included).
+function segmentKey(u) {
+  let m = u.match(/QualityLevels\((\d+)\)\/Fragments\((\w+)=(\d+),format=[\w-]+\)/);
+  if (m) return `${m[2]}@${m[1]}`;
+  m = u.match(/cmaf\/(\w+)_(\d+)\/\d+\.m4s/);
+  return m ? `${m[1]}@${m[2]}` : null;
+}
+
+async function scenario(browser, { name, player, manifest }) {
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  const page = await context.newPage();
+  const fetched = new Map();
+  const httpErrors = [];
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('response', (r) => {
+    const u = decodeURIComponent(r.url());
+    const key = segmentKey(u);
+    if (!key && !/Fragments\(\w+=i,|init\.mp4|Manifest\(|\.m3u8|\.mpd/.test(u)) return;
+    if (r.status() !== 200) httpErrors.push(`${r.status()} ${u}`);
+    else if (key) fetched.set(key, (fetched.get(key) || 0) + 1);
+  });
+  const log = [];
+  try {
+    await page.goto(`${STATIC}/players.html?player=${player}&manifest=${encodeURIComponent(manifest)}`, { waitUntil: 'load' });
+    await waitFor(page, 'player ready', () => window.playerTest.ready || window.playerTest.errors.length);
+    await page.evaluate(() => window.playerTest.setup());
+    await page.evaluate(() => { const v = document.querySelector('video'); v.muted = true; return v.play().catch(() => {}); });
+    await waitFor(page, 'playback start', () => document.querySelector('video').currentTime > 0.3);
+    const levels = await page.evaluate(() => window.playerTest.levels());
+    if (levels.length < 2) throw new Error(`expected 2 video levels, got ${JSON.stringify(levels)}`);
+    for (const level of [...levels].sort((a, b) => a.bitrate - b.bitrate)) {
+      const f0 = await page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
+      await page.evaluate((id) => window.playerTest.force(id), level.id);
+      await waitFor(page, `level ${level.height}p decoded`,
+        ({ h, f0 }) => { const v = document.querySelector('video'); return v.videoHeight === h && v.getVideoPlaybackQuality().totalVideoFrames > f0 + 10 && !v.paused; },
+        { h: level.height, f0 }, 25000);
+      // DASH levels carry the video bitrate, HLS variants BANDWIDTH = video + audio.
+      const audio = [...fetched.keys()].filter((k) => k.startsWith('audio')).map((k) => Number(k.split('@')[1]));
+      const key = [...fetched.keys()].find((k) => k.startsWith('video@') &&
+        [level.bitrate, ...audio.map((a) => level.bitrate - a)].includes(Number(k.split('@')[1])));
+      if (!key) throw new Error(`no segment fetched for the ${level.height}p level (${level.bitrate}); fetched ${[...fetched.keys()]}`);
+      const frames = await page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
+      log.push(`${level.height}p ${frames - f0} frames`);
+    }
+    await waitFor(page, 'currentTime ≥ 4.5 s', () => document.querySelector('video').currentTime >= 4.5, null, 20000);
+    const buffered = await page.evaluate((t) => {
+      const b = document.querySelector('video').buffered;
+      for (let i = 0; i < b.length; i++) if (b.start(i) <= t && t <= b.end(i)) return true;
+      return false;
+    }, SEEK_TO);
+    if (buffered) throw new Error(`${SEEK_TO} s was already buffered; the seek would prove nothing`);
+    await page.evaluate((t) => { document.querySelector('video').currentTime = t; }, SEEK_TO);
+    await waitFor(page, 'playback resumed after the seek',
+      (t) => { const v = document.querySelector('video'); return v.currentTime >= t + 1.5 && !v.seeking && !v.paused; }, SEEK_TO, 20000);
+    if (![...fetched.keys()].some((k) => k.startsWith('audio'))) throw new Error(`no audio segment fetched: ${[...fetched.keys()]}`);
+    await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+    const all = [...(await page.evaluate(() => window.playerTest.errors)), ...pageErrors, ...httpErrors];
+    if (all.length) throw new Error(`errors: ${all.join(' | ')}`);
+    const t = await page.evaluate(() => document.querySelector('video').currentTime.toFixed(1));
+    return `${log.join(', ')}; seek to ${SEEK_TO} s resumed (t=${t}); segments ${[...fetched.entries()].map(([k, v]) => `${k}×${v}`).join(' ')}`;
+  } catch (e) {
+    await page.screenshot({ path: join(SHOTS, `${name}-failed.png`) }).catch(() => {});
+    const errors = await page.evaluate(() => window.playerTest && window.playerTest.errors).catch(() => []);
+    throw new Error(`${e.message}; player: ${JSON.stringify(errors)}; page: ${pageErrors.join(' | ')}; http: ${httpErrors.slice(0, 5).join(' | ')}`);
+  } finally {
+    await context.close();
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+});
+const ism = `${ORIGIN}/${NAME}/${NAME}.ism`;
+const site = `${STATIC}/${NAME}`;
+const tests = [];
+for (const [host, mpd, m3u8] of [
+  ['origin', `${ism}/Manifest(format=mpd-time-csf)`, `${ism}/Manifest(format=m3u8-cmaf).m3u8`],
+  ['static', `${site}/${NAME}.mpd`, `${site}/${NAME}.m3u8`],
+]) {
+  tests.push([`dash.js 5 · MPD · ${host}`, () => scenario(browser, { name: `dh-dashjs-${host}`, player: 'dashjs', manifest: mpd })]);
+  tests.push([`shaka 5 · MPD · ${host}`, () => scenario(browser, { name: `dh-shaka5-mpd-${host}`, player: 'shaka5', manifest: mpd })]);
+  tests.push([`hls.js · m3u8-cmaf · ${host}`, () => scenario(browser, { name: `dh-hlsjs-${host}`, player: 'hlsjs', manifest: m3u8 })]);
+  tests.push([`shaka 5 · m3u8-cmaf · ${host}`, () => scenario(browser, { name: `dh-shaka5-hls-${host}`, player: 'shaka5', manifest: m3u8 })]);
+}
+const only = process.env.ONLY;
+let passed = 0;
+let failed = 0;
+for (const [title, run] of tests) {
+  if (only && !title.includes(only)) continue;
+  const t0 = Date.now();
+  try {
+    const detail = await run();
+    passed++;
+    console.log(`ok   ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${detail}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.message}`);
+  }
+}
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
