@@ -7,7 +7,7 @@
 #
 #   bench/dash_hls.sh [--duration S] [--connections N] [--threads N]
 #
-# Defaults: 10 s per list, 32 connections, 1 wrk thread; the best of two rounds. SSFPACK_BIN=PATH
+# Defaults: 10 s per list, 32 connections, 1 wrk thread; the best of three rounds. SSFPACK_BIN=PATH
 # uses that binary instead of a release build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -65,8 +65,10 @@ done
 echo "== $n fragments × 3 forms, wrk -t$threads -c$conns -d${duration}s, load at start: $(load)"
 echo "    LIST=$dir/smooth.txt wrk -t$threads -c$conns -d${duration}s --latency -s $dir/urls.lua http://127.0.0.1:$port"
 declare -A rps p99
-for round in 1 2; do
-  for list in smooth dash hls; do
+# Three rounds, the order rotated each round (a loaded machine favours whichever runs first).
+orders=("smooth dash hls" "dash hls smooth" "hls smooth dash")
+for round in 1 2 3; do
+  for list in ${orders[$((round - 1))]}; do
     r=$(LIST="$dir/$list.txt" wrk -t"$threads" -c"$conns" -d"${duration}s" --latency -s "$dir/urls.lua" "http://127.0.0.1:$port")
     echo "$r" | grep -E 'Requests/sec|Non-2xx|Socket errors' | sed "s/^/  [$list #$round] /"
     v=$(echo "$r" | awk '/Requests\/sec/ { print $2 }')

@@ -22,6 +22,17 @@ struct Key {
     offset: u64,
     /// A fragment and its `moof` alone (`FragmentInfo`) start at the same offset.
     len: u64,
+    /// What is kept: the stored bytes, or a form built from them.
+    form: Form,
+}
+
+/// Which bytes of a location an entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Form {
+    /// The fragment as stored in its file.
+    Stored,
+    /// The CMAF (DASH/HLS) segment built from it.
+    Cmaf,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -60,12 +71,22 @@ impl FragmentCache {
         loc: &FragmentLocation,
         read: impl FnOnce() -> Result<Vec<u8>, E>,
     ) -> Result<Bytes, E> {
-        let Some(cache) = &self.cache else { return read().map(Bytes::from) };
-        let key = Key { path: loc.path.clone(), stamp: loc.stamp, offset: loc.offset, len: loc.len };
+        self.get_or_build(loc, Form::Stored, read)
+    }
+
+    /// The bytes of `form` at `loc`, from the cache or from `build` (whose result is then kept).
+    pub fn get_or_build<E>(
+        &self,
+        loc: &FragmentLocation,
+        form: Form,
+        build: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Bytes, E> {
+        let Some(cache) = &self.cache else { return build().map(Bytes::from) };
+        let key = Key { path: loc.path.clone(), stamp: loc.stamp, offset: loc.offset, len: loc.len, form };
         if let Some(bytes) = cache.get(&key) {
             return Ok(bytes);
         }
-        let bytes = Bytes::from(read()?);
+        let bytes = Bytes::from(build()?);
         cache.insert(key, bytes.clone());
         Ok(bytes)
     }

@@ -102,21 +102,17 @@ pub fn answer_named(
             })
         }
         Packaged::Segment { bitrate, track, time } => {
-            let media = source.track(track, *bitrate)?;
-            let f = source.fragment(track, *bitrate, *time)?;
-            let decode_time = (u128::from(*time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
-            let ctx = format!("{track} at {bitrate}, fragment {time}");
-            let bytes = cmaf::segment(&f.bytes, f.moof_offset, media.track_id, decode_time, &ctx).map_err(broken)?;
-            let etag = match f.etag {
+            let seg = source.segment(track, *bitrate, *time)?;
+            let etag = match seg.etag {
                 Some(e) => format!("{}-c\"", e.trim_end_matches('"')),
-                None => format!("\"s{:x}\"", crate::format::fnv1a64(&bytes)),
+                None => format!("\"s{:x}\"", crate::format::fnv1a64(&seg.bytes)),
             };
             Ok(Answer {
-                bytes: bytes.into(),
-                content_type: media_type(media.kind),
+                bytes: seg.bytes,
+                content_type: media_type(seg.kind),
                 etag,
                 cache_control: fragment_cache.to_string(),
-                mtime: f.mtime,
+                mtime: seg.mtime,
             })
         }
     }

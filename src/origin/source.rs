@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use shiguredo_mp4::boxes::MoovBox;
 
-use super::cache::FragmentCache;
+use super::cache::{Form, FragmentCache};
 use super::catalog::{regular_file_stamp, Catalog, CatalogError, Presentation, Stamp};
 use super::live::{LiveError, Point, Served};
 use super::url::{FragmentPart, FragmentRequest};
@@ -83,6 +83,31 @@ pub struct SourceFragment {
     pub mtime: Option<SystemTime>,
 }
 
+/// A built segment.
+#[derive(Debug, Clone)]
+pub struct BuiltSegment {
+    pub bytes: Bytes,
+    pub kind: TrackKind,
+    /// The stored fragment's ETag, when the source knows one.
+    pub etag: Option<String>,
+    pub mtime: Option<SystemTime>,
+}
+
+/// The CMAF segment of a stored fragment of `media` (Smooth time `time`, 10^7 units per second).
+pub fn build_segment(
+    media: &TrackMedia,
+    fragment: &[u8],
+    moof_offset: u64,
+    name: &str,
+    bitrate: u32,
+    time: u64,
+) -> Result<Vec<u8>> {
+    let decode_time = (u128::from(time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
+    let ctx = format!("{name} at {bitrate}, fragment {time}");
+    crate::format::cmaf::segment(fragment, moof_offset, media.track_id, decode_time, &ctx)
+        .map_err(|e| SourceError::Broken(e.to_string()))
+}
+
 /// Live timing for dynamic manifests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LiveWindow {
@@ -100,6 +125,15 @@ pub trait FragmentSource: Send + Sync {
     fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia>;
     /// The fragment of track `name` at `bitrate` starting at `time` (Smooth units).
     fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment>;
+    /// The CMAF segment of that fragment ([`crate::format::cmaf::segment`]) and its validators.
+    /// The default builds it from [`Self::track`] and [`Self::fragment`]; a source may keep built
+    /// segments.
+    fn segment(&self, name: &str, bitrate: u32, time: u64) -> Result<BuiltSegment> {
+        let media = self.track(name, bitrate)?;
+        let f = self.fragment(name, bitrate, time)?;
+        let bytes = build_segment(&media, &f.bytes, f.moof_offset, name, bitrate, time)?;
+        Ok(BuiltSegment { bytes: bytes.into(), kind: media.kind, etag: f.etag, mtime: f.mtime })
+    }
     /// `Some` for a live point while its event is on.
     fn live(&self) -> Option<LiveWindow> {
         None
@@ -151,22 +185,7 @@ impl FragmentSource for VodSource<'_> {
             .ok_or_else(|| SourceError::NotFound(format!("no track {name} at bitrate {bitrate}")))?;
         let path = self.catalog.contain(&self.pres.dir().join(&t.src))?;
         let stamp = regular_file_stamp(&path).ok_or_else(|| SourceError::NotFound(t.src.clone()))?;
-        let cached = lock(&self.caches.moovs).get(&path).filter(|(s, _)| *s == stamp).map(|(_, m)| m.clone());
-        let moov = match cached {
-            Some(m) => m,
-            None => {
-                let m = Arc::new(read_moov(&path, stamp)?);
-                insert(&self.caches.moovs, path.clone(), (stamp, m.clone()));
-                m
-            }
-        };
-        let trak = moov
-            .trak_boxes
-            .iter()
-            .find(|k| k.tkhd_box.track_id == t.track_id)
-            .ok_or_else(|| SourceError::Broken(format!("{}: no track {} in moov", t.src, t.track_id)))?;
-        let timescale = trak.mdia_box.mdhd_box.timescale.get();
-        Ok(TrackMedia { track_id: t.track_id, timescale, moov: moov.clone(), kind: t.kind, stamp: Some(stamp) })
+        self.media(&path, stamp, t.track_id, t.kind)
     }
 
     fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
@@ -174,6 +193,43 @@ impl FragmentSource for VodSource<'_> {
         let loc = self.catalog.locate(&self.pres, &req)?;
         let bytes = self.fragments.get_or_read(&loc, || self.catalog.read(&loc))?;
         Ok(SourceFragment { bytes, moof_offset: loc.offset, etag: Some(loc.etag()), mtime: loc.stamp.mtime })
+    }
+
+    /// Located once (the file's path and stamp then name its `moov` too); the built segment is
+    /// kept in the fragment cache beside the stored bytes.
+    fn segment(&self, name: &str, bitrate: u32, time: u64) -> Result<BuiltSegment> {
+        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
+        let loc = self.catalog.locate(&self.pres, &req)?;
+        let t = self.pres.track(bitrate, name).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
+        let media = self.media(&loc.path, loc.stamp, t.track_id, t.kind)?;
+        let bytes = self.fragments.get_or_build(&loc, Form::Cmaf, || {
+            let stored = self.catalog.read(&loc)?;
+            build_segment(&media, &stored, loc.offset, name, bitrate, time)
+        })?;
+        Ok(BuiltSegment { bytes, kind: t.kind, etag: Some(loc.etag()), mtime: loc.stamp.mtime })
+    }
+}
+
+impl VodSource<'_> {
+    /// The track `track_id` of the media file at `path` (canonical) with `stamp`: its `moov`, read
+    /// once per stamp.
+    fn media(&self, path: &Path, stamp: Stamp, track_id: u32, kind: TrackKind) -> Result<TrackMedia> {
+        let cached = lock(&self.caches.moovs).get(path).filter(|(s, _)| *s == stamp).map(|(_, m)| m.clone());
+        let moov = match cached {
+            Some(m) => m,
+            None => {
+                let m = Arc::new(read_moov(path, stamp)?);
+                insert(&self.caches.moovs, path.to_path_buf(), (stamp, m.clone()));
+                m
+            }
+        };
+        let trak = moov
+            .trak_boxes
+            .iter()
+            .find(|k| k.tkhd_box.track_id == track_id)
+            .ok_or_else(|| SourceError::Broken(format!("{}: no track {track_id} in moov", path.display())))?;
+        let timescale = trak.mdia_box.mdhd_box.timescale.get();
+        Ok(TrackMedia { track_id, timescale, moov: moov.clone(), kind, stamp: Some(stamp) })
     }
 }
 
