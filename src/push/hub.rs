@@ -65,6 +65,11 @@ impl Hub {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// What is added to every timestamp.
+    pub fn offset(&self) -> u64 {
+        self.cfg.offset
+    }
+
     /// Every connection opened so far.
     pub fn connections(&self) -> Vec<Arc<Connection>> {
         self.lock().connections.clone()
@@ -187,7 +192,8 @@ impl LiveTrack for PushTrack {
             &shifted
         };
         let bytes = Arc::new(fragment_bytes(&self.info, f, sequence)?);
-        let item = Item { track_id: self.info.track_id, time: f.start, bytes: Arc::clone(&bytes) };
+        let item =
+            Item { track_id: self.info.track_id, time: f.start, duration: f.end - f.start, bytes: Arc::clone(&bytes) };
         for c in &self.connections {
             let dropped = c.queue.push(item.clone());
             if dropped > 0 {

@@ -199,6 +199,7 @@ pub fn run(
                         started.elapsed(),
                         media.load(Ordering::Relaxed),
                         targets,
+                        hub_ref.offset(),
                         &hub_ref.connections(),
                     );
                     status(&line);
@@ -252,9 +253,16 @@ pub fn run(
 /// How often the progress line is printed.
 const PROGRESS: Duration = Duration::from_secs(10);
 
-/// `t=MEDIA s (SPEED x real time); target 1: connected, N sent, W waiting, R reconnects; …`
-/// (`3/4 connected` when a target has one connection per track).
-fn progress_line(elapsed: Duration, media_ticks: i64, targets: usize, connections: &[Arc<Connection>]) -> String {
+/// `t=MEDIA s encoded (SPEED x real time); target 1: connected, N sent (to t=S s), W waiting, R
+/// reconnects; …` (`3/4 connected` when a target has one connection per track; `to t=` is where
+/// the newest fragment sent on every connection of the target ends, from the stream's start).
+fn progress_line(
+    elapsed: Duration,
+    media_ticks: i64,
+    targets: usize,
+    offset: u64,
+    connections: &[Arc<Connection>],
+) -> String {
     let media = media_ticks.max(0) as f64 / TIMESCALE as f64;
     let mut line = format!("t={media:.1} s encoded ({:.2}x real time)", media / elapsed.as_secs_f64().max(1e-3));
     for t in 0..targets {
@@ -266,8 +274,10 @@ fn progress_line(elapsed: Duration, media_ticks: i64, targets: usize, connection
             (u, n) => format!("{u}/{n} connected"),
         };
         let sum = |f: &dyn Fn(&queue::Queue) -> u64| mine.iter().map(|q| f(q)).sum::<u64>();
+        let until = mine.iter().map(|q| q.sent_until.load(Ordering::Relaxed)).min().unwrap_or(0);
+        let until = until.saturating_sub(offset) as f64 / TIMESCALE as f64;
         line.push_str(&format!(
-            "; target {}: {state}, {} sent, {} waiting, {} reconnects",
+            "; target {}: {state}, {} sent (to t={until:.1} s), {} waiting, {} reconnects",
             t + 1,
             sum(&|q| q.sent.load(Ordering::Relaxed)),
             sum(&|q| q.waiting() as u64),
@@ -314,5 +324,34 @@ impl crate::pipeline::report::Meter for PositionMeter {
 
     fn done(&self) {
         self.inner.done();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_names_each_target_its_state_and_how_far_it_sent() {
+        let conn = |target, up: bool, sent, until| {
+            let c = Connection {
+                target,
+                url: TargetUrl::parse("http://h/S.isml/Streams(1)").unwrap(),
+                queue: Arc::new(queue::Queue::new(4, 1 << 20)),
+            };
+            c.queue.connected.store(up, Ordering::Relaxed);
+            c.queue.sent.store(sent, Ordering::Relaxed);
+            c.queue.sent_until.store(1_000 * TIMESCALE + until, Ordering::Relaxed);
+            Arc::new(c)
+        };
+        let conns =
+            [conn(0, true, 5, 8 * TIMESCALE), conn(0, false, 4, 6 * TIMESCALE), conn(1, true, 9, 10 * TIMESCALE)];
+        let line = progress_line(Duration::from_secs(10), 10 * TIMESCALE as i64, 2, 1_000 * TIMESCALE, &conns);
+        assert_eq!(
+            line,
+            "t=10.0 s encoded (1.00x real time); \
+             target 1: 1/2 connected, 9 sent (to t=6.0 s), 0 waiting, 0 reconnects; \
+             target 2: connected, 9 sent (to t=10.0 s), 0 waiting, 0 reconnects"
+        );
     }
 }

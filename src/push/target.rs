@@ -218,6 +218,7 @@ impl Target<'_> {
                     }
                     self.totals.fragments += 1;
                     self.queue.sent.fetch_add(1, Ordering::Relaxed);
+                    self.queue.sent_until.fetch_max(item.time + item.duration, Ordering::Relaxed);
                     self.totals.bytes += item.bytes.len() as u64;
                     let recent = self.recent.entry(item.track_id).or_default();
                     recent.push(item);
