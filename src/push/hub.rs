@@ -7,7 +7,7 @@
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::format::boxes::encode;
+use crate::format::boxes::{encode, UuidBox};
 use crate::format::fragmenter::Fragment;
 use crate::format::live::LiveServerManifestBox;
 use crate::format::manifest::{ServerManifest, ServerTrack};

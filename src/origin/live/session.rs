@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use crate::format::boxes::LIVE_SERVER_MANIFEST_UUID;
+use crate::format::boxes::{UuidBox, LIVE_SERVER_MANIFEST_UUID};
 use crate::format::fragmenter::Fragment;
 use crate::format::live::{ingest_fragment, LiveServerManifestBox};
 use crate::format::manifest::{ServerManifest, ServerTrack};
