@@ -252,6 +252,7 @@ impl Point {
                 old.finish()?;
                 tracing::info!("{}: event {} archived in {}", self.name, old.id, old.dir.display());
             }
+            self.reload_settings();
             *guard = Some(Event::create(&self.archive, &self.name)?);
         }
         let event = guard.as_mut().ok_or(LiveError::NotFound("no event"))?;
