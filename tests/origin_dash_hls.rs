@@ -558,4 +558,14 @@ fn static_layout_files_are_the_served_bytes_and_split_refuses_foreign_files() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("cmaf"), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(other.join("cmaf/notes.txt")).unwrap(), "mine");
     assert!(!other.join("src.mpd").exists());
+    // --force replaces a folder of DASH/HLS files ssfpack published (its marker lists them), and
+    // `--layout dash,hls` alone leaves no Smooth files.
+    drop(server);
+    package_support::package(&src, &out, &["--ladder", "160x90@150k", "--layout", "dash,hls", "--force"]);
+    let names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|n| !n.ends_with(".ism") && !n.ends_with(".ismv") && !n.ends_with(".ismc")), "{names:?}");
+    assert!(out.join("src.mpd").is_file() && out.join("src.m3u8").is_file());
+    assert!(!out.join("cmaf/video_400000").exists(), "the old rung is gone");
+    assert!(out.join("cmaf/video_150000/init.mp4").is_file());
 }

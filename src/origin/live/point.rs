@@ -322,7 +322,7 @@ impl Point {
                 t
             }
         };
-        Some(crate::origin::source::LiveWindow { dvr_secs: self.settings.dvr_window, availability_start: start })
+        Some(crate::origin::source::LiveWindow { dvr_secs: self.settings().dvr_window, availability_start: start })
     }
 
     /// How many fragments of the track come before `time` in the event.
