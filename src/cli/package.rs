@@ -47,6 +47,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
     let input = args.input.context("missing INPUT")?;
     let output = args.output.context("missing -o DIR")?;
     let signal = super::signals::install()?;
+    let streams = args.encode.streams();
     let opts = PackageOptions {
         input: input.clone(),
         output: output.clone(),
@@ -58,6 +59,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         force: args.out.force,
         allow_truncated: args.allow_truncated,
         threads: args.threads.map(usize::from),
+        streams,
     };
     let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
     let terminal = args.out.terminal();
@@ -144,7 +146,4 @@ fn print_summary(s: &Summary, verb: &str) {
         others.push(&split);
     }
     println!("  {}", others.join(", "));
-    for n in &s.notes {
-        println!("  note: {n}");
-    }
 }

@@ -9,6 +9,7 @@ pub mod check;
 pub mod dump;
 pub mod error;
 pub mod fragmenter;
+pub mod language;
 pub mod live;
 pub mod manifest;
 pub mod presentation;

@@ -10,6 +10,7 @@ use ff::format::stream::Disposition;
 use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
 
+use super::filter::{self, Deinterlace, Dynamic, FieldOrder, VideoFilter, VideoPlan};
 use super::{AudioFrame, MediaError, Ratio, VideoFrame};
 
 /// The chosen video stream, as the decoder reports it once opened.
@@ -32,6 +33,14 @@ pub struct VideoInfo {
     pub duration: Option<f64>,
     /// Frame count if the container states it (MP4 does, TS doesn't).
     pub frames: Option<u64>,
+    /// The field order the stream states.
+    pub field_order: FieldOrder,
+    pub dynamic: Dynamic,
+    /// Bits per sample of the decoded pictures.
+    pub bit_depth: u8,
+    /// What the frames go through before scaling (deinterlace, tone map); `time_base` and
+    /// `frame_rate` above are those of the frames out of it.
+    pub plan: VideoPlan,
 }
 
 /// One audio stream of the source.
@@ -41,9 +50,34 @@ pub struct AudioInfo {
     pub codec: String,
     pub sample_rate: u32,
     pub channels: u16,
-    /// ISO 639-2 language from the stream's metadata, `und` if absent.
+    /// ISO 639-2/T language from the stream's metadata, `und` if absent.
     pub language: String,
+    /// The stream's `title` tag, if any.
+    pub title: Option<String>,
     pub time_base: Ratio,
+}
+
+/// How the source is opened: what its video goes through, which audio streams are decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceOptions {
+    pub deinterlace: Deinterlace,
+    /// One picture per field when deinterlacing (`--deinterlace-rate field`).
+    pub field_rate: bool,
+    /// The audio streams to decode, by stream index, in this order; `None`: every one, in file order.
+    pub audio: Option<Vec<usize>>,
+}
+
+/// A stream of the source that is not decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherStream {
+    pub stream_index: usize,
+    /// `video`, `audio`, `subtitle`, `data`, `attachment` or `unknown`.
+    pub kind: &'static str,
+    /// Codec name (`mov_text`, `bin_data`, `ttf`…).
+    pub codec: String,
+    pub language: String,
+    /// Cover art (an attached picture).
+    pub cover_art: bool,
 }
 
 /// The smallest and largest coded video sizes accepted: below one macroblock there is nothing to
@@ -86,7 +120,11 @@ pub struct Source {
     path: PathBuf,
     ictx: ff::format::context::Input,
     video: Option<(VideoInfo, ff::decoder::Video)>,
+    filter: Option<VideoFilter>,
     audio: Vec<(AudioInfo, ff::decoder::Audio)>,
+    /// Audio streams not chosen, and everything that is neither the video nor audio.
+    others: Vec<OtherStream>,
+    options: SourceOptions,
     pending: VecDeque<Decoded>,
     eof: bool,
     bad_packets: u64,
@@ -106,6 +144,11 @@ impl Source {
     /// Opens `path`, probes its streams and opens a decoder for the best video stream (cover art
     /// excluded) and for every audio stream.
     pub fn open(path: &Path) -> Result<Self, MediaError> {
+        Self::open_with(path, &SourceOptions::default())
+    }
+
+    /// Opens `path` as [`Source::open`] does, its video converted and its audio chosen by `options`.
+    pub fn open_with(path: &Path, options: &SourceOptions) -> Result<Self, MediaError> {
         let ctx = || path.display().to_string();
         // FFmpeg's error messages are kept per thread (see `media::last_ffmpeg_error`): clear,
         // open and read the message on this thread.
@@ -116,6 +159,8 @@ impl Source {
         let video_index = pick_video(&ictx);
         let mut video = None;
         let mut audio = Vec::new();
+        let mut others = Vec::new();
+        let mut filter = None;
         for stream in ictx.streams() {
             let kind = stream.parameters().medium();
             let index = stream.index();
@@ -128,7 +173,17 @@ impl Source {
                 let mut dec = cctx.decoder();
                 dec.set_packet_time_base(stream.time_base());
                 let dec = dec.video().map_err(|e| decoder_error(&sctx, &params, e))?;
-                let info = VideoInfo {
+                let field_order = filter::field_order(&params);
+                let dynamic = Dynamic::from_transfer(dec.color_transfer_characteristic());
+                let bit_depth = filter::bit_depth(dec.format());
+                // idet needs a second open of the input: only for a regular file (not a pipe or stream).
+                let plan =
+                    filter::plan(options.deinterlace, options.field_rate, field_order, dynamic, bit_depth, || {
+                        std::fs::metadata(path)
+                            .is_ok_and(|m| m.is_file())
+                            .then(|| filter::detect_interlace(path, index))?
+                    });
+                let mut info = VideoInfo {
                     stream_index: index,
                     codec: codec_name(&dec),
                     width: dec.width(),
@@ -141,11 +196,32 @@ impl Source {
                         .or_else(|| Ratio::from(stream.rate()).positive()),
                     duration: seconds(stream.duration(), stream.time_base().into()),
                     frames: u64::try_from(stream.frames()).ok().filter(|&n| n > 0),
+                    field_order,
+                    dynamic,
+                    bit_depth,
+                    plan,
                 };
                 check_size(&sctx, info.width, info.height)?;
+                if let Some(spec) = info.plan.filter_spec() {
+                    let f = VideoFilter::new(
+                        &spec,
+                        info.width,
+                        info.height,
+                        dec.format(),
+                        info.time_base,
+                        info.sample_aspect.unwrap_or(Ratio::new(1, 1)),
+                        &sctx,
+                    )?;
+                    info.time_base = f.time_base();
+                    if info.plan.field_rate {
+                        info.frame_rate = info.frame_rate.map(|r| Ratio::new(r.num * 2, r.den));
+                        info.frames = info.frames.map(|n| n * 2);
+                    }
+                    filter = Some(f);
+                }
                 ends.push(stream_end(&stream));
                 video = Some((info, dec));
-            } else if kind == MediaType::Audio {
+            } else if kind == MediaType::Audio && options.audio.as_ref().is_none_or(|keep| keep.contains(&index)) {
                 let sctx = format!("{}: audio stream #{index}", ctx());
                 let params = stream.parameters();
                 let mut dec = ff::codec::Context::from_parameters(params.clone())
@@ -161,10 +237,16 @@ impl Source {
                     sample_rate: dec.rate(),
                     channels: dec.channels(),
                     language: language.unwrap_or_else(|| "und".to_string()),
+                    title: stream.metadata().get("title").map(str::trim).filter(|t| !t.is_empty()).map(str::to_string),
                     time_base: stream.time_base().into(),
                 };
                 audio.push((info, dec));
+            } else {
+                others.push(other_stream(&stream));
             }
+        }
+        if let Some(order) = &options.audio {
+            audio.sort_by_key(|(info, _)| order.iter().position(|&i| i == info.stream_index));
         }
         if video.is_none() && audio.is_empty() {
             return Err(MediaError::invalid(ctx(), "no video or audio stream (nothing to package)"));
@@ -176,7 +258,10 @@ impl Source {
             path: path.to_path_buf(),
             ictx,
             video,
+            filter,
             audio,
+            others,
+            options: options.clone(),
             pending: VecDeque::new(),
             eof: false,
             bad_packets: 0,
@@ -198,7 +283,7 @@ impl Source {
 
     /// Opens the file again for its next pass.
     fn restart(&mut self) -> Result<(), MediaError> {
-        let mut next = Source::open(&self.path)?;
+        let mut next = Source::open_with(&self.path, &self.options)?;
         next.looping = true;
         next.loop_offset = self.loop_offset + self.decoded_until;
         next.bad_packets = self.bad_packets;
@@ -248,6 +333,34 @@ impl Source {
 
     pub fn audio(&self) -> Vec<&AudioInfo> {
         self.audio.iter().map(|(i, _)| i).collect()
+    }
+
+    /// Keeps the audio streams `order` names (stream indexes), in that order; the others are not
+    /// decoded any more (they join [`Source::others`]). A later pass (looping) keeps the choice.
+    pub fn select_audio(&mut self, order: &[usize]) {
+        let mut all = std::mem::take(&mut self.audio);
+        for &index in order {
+            if let Some(at) = all.iter().position(|(a, _)| a.stream_index == index) {
+                self.audio.push(all.remove(at));
+            }
+        }
+        for (a, _) in all {
+            self.others.push(OtherStream {
+                stream_index: a.stream_index,
+                kind: "audio",
+                codec: a.codec,
+                language: a.language,
+                cover_art: false,
+            });
+        }
+        self.others.sort_by_key(|o| o.stream_index);
+        self.options.audio = Some(order.to_vec());
+    }
+
+    /// The streams not decoded: audio not chosen, other video streams, subtitles, data,
+    /// attachments (in file order).
+    pub fn others(&self) -> &[OtherStream] {
+        &self.others
     }
 
     /// The container's duration in seconds, if known.
@@ -320,14 +433,41 @@ impl Source {
                 if !send(dec, packet, &mut self.bad_packets).map_err(|e| MediaError::ffmpeg(ctx(), e))? {
                     return Ok(());
                 }
-                let tb = Ratio::from(dec.packet_time_base());
+                let tb = info.time_base;
                 loop {
                     let mut frame = VideoFrame::empty();
                     match dec.receive_frame(&mut frame) {
-                        Ok(()) => {
-                            let end = frame_end(frame.timestamp(), frame.packet().duration, tb);
-                            note_decoded(&mut self.decoded_until, self.start, end);
-                            self.pending.push_back(Decoded::Video(frame));
+                        Ok(()) => match &mut self.filter {
+                            None => {
+                                let end = frame_end(frame.timestamp(), frame.packet().duration, tb);
+                                note_decoded(&mut self.decoded_until, self.start, end);
+                                self.pending.push_back(Decoded::Video(frame));
+                            }
+                            Some(f) => {
+                                f.push(Some(&mut frame))?;
+                                while let Some(out) = f.pull()? {
+                                    note_decoded(
+                                        &mut self.decoded_until,
+                                        self.start,
+                                        frame_end(out.timestamp(), 0, tb),
+                                    );
+                                    self.pending.push_back(Decoded::Video(out));
+                                }
+                            }
+                        },
+                        Err(e) if is_again_or_eof(&e) && packet.is_none() => {
+                            if let Some(f) = &mut self.filter {
+                                f.push(None)?;
+                                while let Some(out) = f.pull()? {
+                                    note_decoded(
+                                        &mut self.decoded_until,
+                                        self.start,
+                                        frame_end(out.timestamp(), 0, tb),
+                                    );
+                                    self.pending.push_back(Decoded::Video(out));
+                                }
+                            }
+                            break;
                         }
                         Err(e) if is_again_or_eof(&e) => break,
                         // Corrupt data surfaces here with frame threading: skip it, like `ffmpeg`.
@@ -482,6 +622,28 @@ fn is_again_or_eof(e: &ff::Error) -> bool {
     matches!(e, ff::Error::Eof) || matches!(e, ff::Error::Other { errno } if *errno == ff::util::error::EAGAIN)
 }
 
+/// What an undecoded stream is.
+fn other_stream(stream: &ff::format::stream::Stream) -> OtherStream {
+    let params = stream.parameters();
+    let kind = match params.medium() {
+        MediaType::Video => "video",
+        MediaType::Audio => "audio",
+        MediaType::Subtitle => "subtitle",
+        MediaType::Data => "data",
+        MediaType::Attachment => "attachment",
+        _ => "unknown",
+    };
+    OtherStream {
+        stream_index: stream.index(),
+        kind,
+        codec: ff::codec::decoder::find(params.id())
+            .map(|c| c.name().to_string())
+            .unwrap_or_else(|| format!("{:?}", params.id()).to_lowercase()),
+        language: stream.metadata().get("language").map(normalize_language).unwrap_or_else(|| "und".into()),
+        cover_art: stream.disposition().contains(Disposition::ATTACHED_PIC),
+    }
+}
+
 /// The best video stream that is not cover art.
 fn pick_video(ictx: &ff::format::context::Input) -> Option<usize> {
     let is_picture = |s: &ff::format::stream::Stream| s.disposition().contains(Disposition::ATTACHED_PIC);
@@ -501,14 +663,9 @@ fn seconds(ts: i64, tb: Ratio) -> Option<f64> {
     (ts > 0 && tb.den > 0).then(|| ts as f64 * tb.num as f64 / tb.den as f64)
 }
 
-/// ISO 639-2 as manifests want it: three lower-case letters, else `und`.
+/// ISO 639-2/T as manifests want it (a bibliographic code such as `fre` becomes `fra`), else `und`.
 fn normalize_language(lang: &str) -> String {
-    let l = lang.trim().to_ascii_lowercase();
-    if l.len() == 3 && l.bytes().all(|b| b.is_ascii_lowercase()) {
-        l
-    } else {
-        "und".to_string()
-    }
+    crate::format::language::iso639_2t(lang).unwrap_or_else(|| "und".to_string())
 }
 
 /// Clockwise display rotation from the stream's display matrix (the angle `ffmpeg -autorotate`
@@ -616,5 +773,6 @@ mod tests {
     fn languages() {
         assert_eq!(normalize_language("ENG"), "eng");
         assert_eq!(normalize_language("en"), "und");
+        assert_eq!(normalize_language("fre"), "fra");
     }
 }

@@ -5,6 +5,7 @@
 pub mod aac;
 pub mod demux;
 mod error;
+pub mod filter;
 pub mod input;
 pub mod probe;
 pub mod scale;
