@@ -9,6 +9,7 @@ pub mod filter;
 pub mod input;
 pub mod probe;
 pub mod scale;
+pub mod streams;
 pub mod versions;
 pub mod x264;
 

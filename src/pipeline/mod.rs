@@ -45,8 +45,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use crate::format::presentation::write_manifests;
-use crate::media::aac::AacSettings;
-use crate::media::input::{AudioInfo, Decoded, Source, SourceOptions, VideoInfo};
+use crate::media::input::{AudioInfo, Decoded, Source, VideoInfo};
 use crate::media::x264::H264Settings;
 use crate::media::{self, AudioFrame, Ratio, VideoFrame};
 
@@ -115,7 +114,7 @@ pub fn package(
     check_input(&opts.input)?;
     let staging = output::Staging::prepare(&opts.output, &name, opts.force, &[opts.input.as_path()])?;
     media::init()?;
-    let (mut source, video_info, audio_infos) = open_source(&opts.input, &opts.input, &opts.streams, &report)?;
+    let (mut source, video_info, audio_infos) = tracks::open_source(&opts.input, &opts.input, &opts.streams, &report)?;
     let fragment = seconds_to_ticks(opts.fragment_duration);
     let cores =
         opts.threads.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -129,7 +128,7 @@ pub fn package(
             report.note(&Note::new(NoteKind::Ladder, n));
         }
     }
-    let audio_jobs = audio_jobs(
+    let audio_jobs = tracks::audio_jobs(
         &name,
         staging.path(),
         &audio_infos,
@@ -216,75 +215,6 @@ pub fn package(
     summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
-}
-
-/// Opens the source with the chosen streams and conversions; reports what is left out or changed
-/// of it (notes). Returns the source, its video and its chosen audio tracks (relabelled, in the
-/// chosen order). `shown` is the input as the user named it.
-fn open_source(
-    path: &Path,
-    shown: &Path,
-    choice: &tracks::StreamChoice,
-    report: &dyn Report,
-) -> Result<(Source, Option<VideoInfo>, Vec<AudioInfo>), PipelineError> {
-    let options = SourceOptions { deinterlace: choice.deinterlace, field_rate: choice.field_rate, audio: None };
-    let mut source = Source::open_with(path, &options)?;
-    let all: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
-    let order = tracks::resolve(&choice.audio, &all)
-        .map_err(|e| PipelineError::Refused(format!("{}: {e}", shown.display())))?;
-    source.select_audio(&order);
-    let video_info = source.video().cloned();
-    let audio_infos: Vec<AudioInfo> = source
-        .audio()
-        .into_iter()
-        .map(|a| AudioInfo { language: tracks::language_of(&choice.audio, a), ..a.clone() })
-        .collect();
-    for n in notes::dropped_notes(source.others(), video_info.as_ref().map(|v| v.stream_index)) {
-        report.note(&n);
-    }
-    if let Some(v) = &video_info {
-        for n in notes::video_notes(v) {
-            report.note(&n);
-        }
-    }
-    Ok((source, video_info, audio_infos))
-}
-
-/// One AAC job per chosen audio track (AAC bitrate and channel choice in `aac`), track ids from
-/// `first_id`, stream names from the languages; a downmix is a note.
-fn audio_jobs(
-    name: &str,
-    dir: &Path,
-    audio: &[AudioInfo],
-    (bitrate, channels): (u32, media::aac::Channels),
-    fragment: u64,
-    first_id: u32,
-    report: &dyn Report,
-) -> Vec<audio::AudioJob> {
-    let languages: Vec<String> = audio.iter().map(|a| a.language.clone()).collect();
-    let names = tracks::stream_names(&languages);
-    audio
-        .iter()
-        .zip(names)
-        .enumerate()
-        .map(|(i, (a, stream_name))| {
-            let file = output::audio_file(name, &a.language, i, audio.len());
-            let settings = AacSettings::for_source_with(a.sample_rate, a.channels, u64::from(bitrate), channels);
-            if let Some(n) = notes::downmix_note(a, &settings) {
-                report.note(&n);
-            }
-            audio::AudioJob {
-                path: if dir.as_os_str().is_empty() { PathBuf::new() } else { dir.join(&file) },
-                file,
-                track_id: first_id + i as u32,
-                name: stream_name,
-                language: a.language.clone(),
-                settings,
-                fragment,
-                live: None,
-            }
-        })
-        .collect()
 }
 
 /// Refuses, before anything is created, an input that is missing, not a regular file, or empty.

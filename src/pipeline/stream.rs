@@ -127,7 +127,8 @@ pub fn encode_live(
             opts.input.display()
         )));
     }
-    let (mut source, video_info, audio_infos) = super::open_source(&open_path, &opts.input, &opts.streams, &report)?;
+    let (mut source, video_info, audio_infos) =
+        super::tracks::open_source(&open_path, &opts.input, &opts.streams, &report)?;
     source.set_looping(opts.looping);
     let fragment = seconds_to_ticks(opts.fragment_duration);
     let cores =
@@ -154,7 +155,7 @@ pub fn encode_live(
         job.live = Some(Arc::clone(&live));
     }
     let first_audio = 1 + rungs.len() as u32;
-    let mut audio_jobs = super::audio_jobs(
+    let mut audio_jobs = super::tracks::audio_jobs(
         "live",
         Path::new(""),
         &audio_infos,

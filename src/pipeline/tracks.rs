@@ -1,10 +1,17 @@
 //! Which audio tracks of the source are packaged, in which order, with which language and stream
 //! name, and how many channels they keep: `--audio-tracks`, `--audio-lang`, `--audio-channels`.
 //! The first chosen track comes first in the manifests (the one players start with).
+//! [`open_source`] opens the source with these choices and reports, as notes, what it leaves out
+//! or converts; [`audio_jobs`] makes the AAC jobs of the chosen tracks.
+
+use std::path::{Path, PathBuf};
 
 use crate::format::language::iso639_2t;
-use crate::media::aac::Channels;
-use crate::media::input::AudioInfo;
+use crate::media::aac::{AacSettings, Channels};
+use crate::media::input::{AudioInfo, Source, SourceOptions, VideoInfo};
+
+use super::report::Report;
+use super::{audio, notes, output, PipelineError};
 
 /// `--audio-tracks`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -164,6 +171,75 @@ pub fn stream_names(languages: &[String]) -> Vec<String> {
         names.push(name);
     }
     names
+}
+
+/// Opens the source with the chosen streams and conversions; reports what is left out or changed
+/// of it (notes). Returns the source, its video and its chosen audio tracks (relabelled, in the
+/// chosen order). `shown` is the input as the user named it.
+pub(super) fn open_source(
+    path: &Path,
+    shown: &Path,
+    choice: &StreamChoice,
+    report: &dyn Report,
+) -> Result<(Source, Option<VideoInfo>, Vec<AudioInfo>), PipelineError> {
+    let options = SourceOptions { deinterlace: choice.deinterlace, field_rate: choice.field_rate, audio: None };
+    let mut source = Source::open_with(path, &options)?;
+    let all: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
+    let order =
+        resolve(&choice.audio, &all).map_err(|e| PipelineError::Refused(format!("{}: {e}", shown.display())))?;
+    source.select_audio(&order);
+    let video_info = source.video().cloned();
+    let audio_infos: Vec<AudioInfo> = source
+        .audio()
+        .into_iter()
+        .map(|a| AudioInfo { language: language_of(&choice.audio, a), ..a.clone() })
+        .collect();
+    for n in notes::dropped_notes(source.others(), video_info.as_ref().map(|v| v.stream_index)) {
+        report.note(&n);
+    }
+    if let Some(v) = &video_info {
+        for n in notes::video_notes(v) {
+            report.note(&n);
+        }
+    }
+    Ok((source, video_info, audio_infos))
+}
+
+/// One AAC job per chosen audio track (AAC bitrate and channel choice in `aac`), track ids from
+/// `first_id`, stream names from the languages; a downmix is a note.
+pub(super) fn audio_jobs(
+    name: &str,
+    dir: &Path,
+    audio: &[AudioInfo],
+    (bitrate, channels): (u32, Channels),
+    fragment: u64,
+    first_id: u32,
+    report: &dyn Report,
+) -> Vec<audio::AudioJob> {
+    let languages: Vec<String> = audio.iter().map(|a| a.language.clone()).collect();
+    let names = stream_names(&languages);
+    audio
+        .iter()
+        .zip(names)
+        .enumerate()
+        .map(|(i, (a, stream_name))| {
+            let file = output::audio_file(name, &a.language, i, audio.len());
+            let settings = AacSettings::for_source_with(a.sample_rate, a.channels, u64::from(bitrate), channels);
+            if let Some(n) = notes::downmix_note(a, &settings) {
+                report.note(&n);
+            }
+            audio::AudioJob {
+                path: if dir.as_os_str().is_empty() { PathBuf::new() } else { dir.join(&file) },
+                file,
+                track_id: first_id + i as u32,
+                name: stream_name,
+                language: a.language.clone(),
+                settings,
+                fragment,
+                live: None,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
