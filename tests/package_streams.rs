@@ -249,6 +249,7 @@ fn two_languages_chosen_ordered_and_relabelled() {
     let audio: Vec<(&str, &str)> =
         streams.iter().filter(|s| s["Type"] == "audio").map(|s| (s["Name"].as_str(), s["Language"].as_str())).collect();
     assert_eq!(audio, [("audio_eng", "eng"), ("audio_fra", "fra")]);
+    assert_eq!(s["source"]["audio"][0]["title"], "English stereo", "{s:#}");
     check(&out);
     // The attachment is not packaged, and says so.
     let n = notes(&s);
@@ -416,6 +417,9 @@ fn ten_bit_pq_hevc_is_tone_mapped_to_8_bit_bt709_with_notes() {
     let n = notes(&s);
     assert!(n.iter().any(|(k, m)| k == "bit-depth" && m.contains("10-bit (SDR) samples coded as 8-bit")), "{n:?}");
     assert!(!n.iter().any(|(k, _)| k == "hdr"), "{n:?}");
+    let rung = out.join(s["rungs"][0]["file"].as_str().unwrap());
+    assert_eq!(probe(&rung, "pix_fmt")["pix_fmt"], "yuv420p");
+    assert_eq!(decode_errors(&rung), "");
 }
 
 #[test]

@@ -14,7 +14,7 @@ pub struct OutputArgs {
     /// Replace an existing output folder (only once the new presentation is complete).
     #[arg(long, help_heading = "Output")]
     pub force: bool,
-    /// No progress bars and no summary (warnings are still printed).
+    /// No progress bars, no `note:` lines and no summary (warnings are still printed).
     #[arg(short, long, help_heading = "Progress and reports")]
     pub quiet: bool,
     /// Print a machine-readable summary on stdout (schema in the README); progress bars still go

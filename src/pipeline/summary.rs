@@ -75,6 +75,9 @@ pub struct SourceAudio {
     pub sample_rate: u32,
     pub channels: u16,
     pub language: String,
+    /// The stream's `title` tag (Smooth Streaming has no place for it in the manifests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -260,6 +263,7 @@ impl SourceSummary {
                     sample_rate: a.sample_rate,
                     channels: a.channels,
                     language: a.language.clone(),
+                    title: a.title.clone(),
                 })
                 .collect(),
         }
