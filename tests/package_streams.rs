@@ -353,6 +353,50 @@ fn tff_interlaced_mpeg2_is_deinterlaced_with_a_note() {
 }
 
 #[test]
+fn interlaced_video_of_unknown_field_order_is_detected_with_idet() {
+    let tmp = tempfile::tempdir().unwrap();
+    // MPEG-4 part 2 in AVI: the stream states no field order (ffprobe: `unknown`).
+    let src = tmp.path().join("unknown.avi");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=50:duration=3",
+        "-vf",
+        "interlace=scan=tff",
+        "-c:v",
+        "mpeg4",
+        "-q:v",
+        "3",
+        src.to_str().unwrap(),
+    ]);
+    assert_eq!(probe(&src, "field_order")["field_order"], "unknown");
+    let out = tmp.path().join("out");
+    let (s, _) = run(&src, &out, &["--x264-preset", "ultrafast", "--ladder", "320x240@1500k"]);
+    let n = notes(&s);
+    assert!(n.iter().any(|(k, m)| k == "deinterlace" && m.contains("FFmpeg's idet over the first frames")), "{n:?}");
+    let (tff, bff, progressive) = idet(&out.join(s["rungs"][0]["file"].as_str().unwrap()));
+    assert!(tff + bff <= 5 && progressive > 60, "deinterlaced output: {tff} tff, {bff} bff, {progressive} progressive");
+    // A progressive source of unknown field order that idet does not find interlaced (mandelbrot:
+    // every frame undetermined) is left alone. (testsrc2's fine moving patterns fool idet into
+    // "tff" even when progressive: FFmpeg's own `-vf idet` says so too.)
+    let src = tmp.path().join("progressive.avi");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "mandelbrot=size=320x240:rate=25",
+        "-t",
+        "2",
+        "-c:v",
+        "mpeg4",
+        src.to_str().unwrap(),
+    ]);
+    let (s, _) = run(&src, &tmp.path().join("p"), &["--x264-preset", "ultrafast", "--ladder", "320x240@1500k"]);
+    assert!(!notes(&s).iter().any(|(k, _)| k == "deinterlace"), "{s:#}");
+}
+
+#[test]
 fn ten_bit_pq_hevc_is_tone_mapped_to_8_bit_bt709_with_notes() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("hdr.mp4");

@@ -297,7 +297,8 @@ pub fn detect_interlace(path: &Path, index: usize) -> Option<Interlace> {
         while let Ok(Some(f)) = filter.pull() {
             *seen += 1;
             let meta = f.metadata();
-            let count = |k: &str| meta.get(k).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+            // idet writes its counts as fixed-point decimals (`75.00`).
+            let count = |k: &str| meta.get(k).and_then(|v| v.trim().parse::<f64>().ok()).map_or(0, |v| v as u64);
             *last = Interlace {
                 tff: count("lavfi.idet.multiple.tff"),
                 bff: count("lavfi.idet.multiple.bff"),
