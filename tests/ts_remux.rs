@@ -66,6 +66,20 @@ fn stream_info(file: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The NAL unit types of a TS segment's H.264 stream in order, as FFmpeg's demuxer hands the
+/// Annex B bytes over (`-c copy -f h264`), split on start codes.
+fn annexb_nal_types(ts: &Path) -> Vec<u8> {
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(ts)
+        .args(["-c", "copy", "-f", "h264", "-"])
+        .output()
+        .expect("run ffmpeg");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let b = o.stdout;
+    (3..b.len()).filter(|&i| b[i - 3..i] == [0, 0, 1]).map(|i| b[i] & 0x1f).collect()
+}
+
 /// What FFmpeg prints at `-v warning` decoding `file` (continuity errors, timestamp jumps…).
 fn decode_warnings(file: &Path) -> String {
     let o = Command::new("ffmpeg")
@@ -123,6 +137,12 @@ fn cli_fragments_remux_with_exact_timestamps_and_join() {
             let info = stream_info(&p);
             assert_eq!(info.len(), 1, "{codec} segment {i}: {info:?}");
             assert!(info[0].starts_with(codec), "{codec} segment {i}: {info:?}");
+            if codec == "h264" {
+                let nals = annexb_nal_types(&p);
+                let idr = nals.iter().position(|&t| t == 5).expect("an IDR");
+                assert!(nals[..idr].contains(&7) && nals[..idr].contains(&8), "{i}: SPS/PPS before the IDR: {nals:?}");
+                assert_eq!(nals[0], 9, "{i}: access unit delimiter first");
+            }
             joined.extend_from_slice(&ts);
         }
         let all = write(dir.path(), &format!("{codec}-all.ts"), &joined);
@@ -289,31 +309,4 @@ fn two_threads_remux_at_once_with_the_same_result() {
     for t in threads {
         assert_eq!(t.join().unwrap(), alone, "same bytes from every thread");
     }
-}
-
-/// A micro benchmark (`cargo nextest run --test ts_remux --run-ignored only -E 'test(bench)'`):
-/// remux one 2 s 720p fragment repeatedly; prints segments per second.
-#[test]
-#[ignore]
-fn bench_720p_fragment() {
-    let dir = tempfile::tempdir().unwrap();
-    let v = dir.path().join("hd.mp4");
-    #[rustfmt::skip]
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=2", "-c:v", "libx264", "-preset", "veryfast",
-             "-b:v", "3M", "-g", "50", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4",
-             v.to_str().unwrap()]);
-    let (init, segs) = split(&std::fs::read(v).unwrap());
-    let seg = &segs[0];
-    let n = 200;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        remux(&[track("video", 0, &init, seg)]).unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "720p 2 s fragment ({} bytes): {:.0} segments/s ({:.2} ms each)",
-        seg.len(),
-        n as f64 / secs,
-        secs * 1e3 / n as f64
-    );
 }
