@@ -58,11 +58,14 @@ fn packets(file: &Path) -> Vec<(i64, i64)> {
 }
 
 fn stream_info(file: &Path) -> Vec<String> {
-    // `csv` names each line's section: a TS lists its streams under the program too.
-    ffprobe(&["-show_entries", "stream=codec_name,start_time", "-of", "csv"], file)
-        .lines()
-        .filter_map(|l| l.strip_prefix("stream,"))
-        .map(str::to_string)
+    // JSON: the CSV form repeats a TS's streams under its program.
+    let out = ffprobe(&["-show_entries", "stream=codec_name,start_time", "-of", "json"], file);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{},{}", s["codec_name"].as_str().unwrap(), s["start_time"].as_str().unwrap()))
         .collect()
 }
 
@@ -309,4 +312,21 @@ fn two_threads_remux_at_once_with_the_same_result() {
     for t in threads {
         assert_eq!(t.join().unwrap(), alone, "same bytes from every thread");
     }
+}
+
+#[test]
+fn video_and_audio_mux_into_one_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, a) = cli_fragments(dir.path());
+    let (vi, vs) = split(&std::fs::read(v).unwrap());
+    let (ai, as_) = split(&std::fs::read(a).unwrap());
+    let ts = remux(&[track("video", 0, &vi, &vs[0]), track("audio", 0, &ai, &as_[0])]).unwrap();
+    let p = write(dir.path(), "muxed.ts", &ts);
+    let mut info = stream_info(&p);
+    info.sort();
+    assert_eq!(info.len(), 2, "{info:?}");
+    assert!(info[0].starts_with("aac,") && info[1].starts_with("h264,"), "{info:?}");
+    let warnings = decode_warnings(&p);
+    assert!(warnings.trim().is_empty(), "{warnings}");
+    assert!(matches!(remux(&[]), Err(TsError::NoTracks)));
 }

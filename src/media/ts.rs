@@ -67,6 +67,8 @@ pub struct TrackSegment {
 /// Why a segment could not be remuxed. Each names the track and fragment.
 #[derive(Debug, thiserror::Error)]
 pub enum TsError {
+    #[error("no track to remux")]
+    NoTracks,
     #[error("{id}: {bytes} bytes of input is more than the limit of {MAX_INPUT_BYTES}")]
     TooLarge { id: SegmentId, bytes: usize },
     #[error("{id}: cannot read the fMP4 segment: {message}")]
@@ -87,11 +89,15 @@ pub enum TsError {
 /// interleaved by decode time. `tracks` is usually one track (ssfpack's HLS `m3u8-aapl` serves
 /// audio as its own rendition, see docs/format.md); several are muxed into one program.
 ///
+/// Call [`super::init`] once per process first (FFmpeg's log goes to the per-thread error slot
+/// that explains a failure). Blocking and CPU-bound (a few ms for a 2 s 720p fragment): call it from
+/// a blocking thread (`spawn_blocking`), never on an async executor thread.
+///
 /// Continuity counters start at 0 in every segment, with the `discontinuity_indicator` set on
 /// each PID's first packet (`mpegts_flags=initial_discontinuity`), which makes the restart legal
 /// (ISO/IEC 13818-1 §2.4.3.5) for a player that checks them across segments.
 pub fn remux(tracks: &[TrackSegment]) -> Result<Vec<u8>, TsError> {
-    let first = tracks.first().ok_or_else(|| TsError::NoStream { id: SegmentId { track: String::new(), time: 0 } })?;
+    let first = tracks.first().ok_or(TsError::NoTracks)?;
     super::clear_ffmpeg_error();
     let mut inputs = Vec::with_capacity(tracks.len());
     let mut total = 0usize;
