@@ -35,7 +35,9 @@ fn split(bytes: &[u8]) -> (Bytes, Vec<Bytes>) {
     (Bytes::from(init), segments.into_iter().map(Bytes::from).collect())
 }
 
+/// One remux input; also sets FFmpeg up as the origin does (its log into the per-thread slot).
 fn track(name: &str, time: u64, init: &Bytes, segment: &Bytes) -> TrackSegment {
+    ssfpack::media::init().unwrap();
     TrackSegment { id: SegmentId { track: name.into(), time }, init: init.clone(), segment: segment.clone() }
 }
 

@@ -196,7 +196,8 @@ fn open_track(track: &TrackSegment) -> Result<OpenTrack, TsError> {
 fn demuxer_pts_shift(track: &TrackSegment) -> Result<i64, TsError> {
     let len = (track.init.len() + track.segment.len()) as u64;
     let reader = Joined::new(vec![track.init.clone(), track.segment.clone()]);
-    let name = std::path::PathBuf::from(track.id.to_string());
+    // Byte offsets in the reader's messages count from the start of the init segment.
+    let name = std::path::PathBuf::from("init + media segment");
     let media = MediaFile::parse(reader, len, &name)
         .map_err(|e| TsError::Demux { id: track.id.clone(), message: e.to_string() })?;
     let most_negative = media.fragments.iter().flat_map(|f| &f.samples).map(|s| s.composition_offset).min();
