@@ -12,6 +12,7 @@ pub mod dump;
 pub mod error;
 pub mod fragmenter;
 pub mod hls;
+pub mod language;
 pub mod live;
 pub mod manifest;
 pub mod presentation;

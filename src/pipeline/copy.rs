@@ -23,7 +23,7 @@ use crate::format::fragmenter::Fragment;
 use crate::format::presentation::{write_manifests, TrackOutput};
 use crate::format::writer::IsmvWriter;
 use crate::format::{avc, FormatError, Sample, TrackInfo, TrackKind, TIMESCALE};
-use crate::pipeline::output::{audio_file, audio_stream_name, video_file, Staging};
+use crate::pipeline::output::{audio_file, video_file, Staging};
 use crate::pipeline::report::{Bar, Collecting, Report};
 use crate::pipeline::stop::{Stop, Stopped};
 use crate::pipeline::{PipelineError, Summary};
@@ -301,7 +301,8 @@ fn plan(opts: &CopyOptions) -> Result<(String, Vec<Job>), CopyError> {
         jobs.push(Job { file, info, starts, times: video_cuts.clone(), track: t });
     }
     let count = audio.len();
-    for (i, t) in audio.into_iter().enumerate() {
+    let names = crate::pipeline::tracks::stream_names(&audio.iter().map(|t| t.language.clone()).collect::<Vec<_>>());
+    for (i, (t, stream_name)) in audio.into_iter().zip(names).enumerate() {
         let cut_times = if video_cuts.is_empty() { cuts::audio_grid(&t.samples, d) } else { video_cuts.clone() };
         let starts = cuts::audio_boundaries(&t.samples, &cut_times);
         let times = starts.iter().map(|&k| t.samples[k].pts).collect();
@@ -310,7 +311,7 @@ fn plan(opts: &CopyOptions) -> Result<(String, Vec<Job>), CopyError> {
             codec: t.codec.clone(),
             bitrate: measured_bitrate(&t, &[]),
             language: t.language.clone(),
-            name: audio_stream_name(i),
+            name: stream_name,
         };
         jobs.push(Job { file: audio_file(&name, &t.language, i, count), track: t, info, starts, times });
     }

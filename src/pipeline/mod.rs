@@ -24,6 +24,7 @@ pub mod error;
 mod graph;
 pub mod ladder;
 mod name;
+pub mod notes;
 pub mod output;
 pub mod report;
 pub mod rung;
@@ -33,6 +34,7 @@ pub use name::check_name;
 pub mod stream;
 pub mod summary;
 pub mod timeline;
+pub mod tracks;
 pub mod video;
 
 use std::path::{Path, PathBuf};
@@ -43,14 +45,13 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use crate::format::presentation::write_manifests;
-use crate::media::aac::AacSettings;
 use crate::media::input::{AudioInfo, Decoded, Source, VideoInfo};
 use crate::media::x264::H264Settings;
 use crate::media::{self, AudioFrame, Ratio, VideoFrame};
 
 pub use error::PipelineError;
 use ladder::{LadderSpec, Rung};
-use report::{Bar, Collecting, Report};
+use report::{Bar, Collecting, Note, NoteKind, Report};
 pub use summary::{AudioSummary, FileSummary, RungSummary, Summary};
 use timeline::{seconds_to_ticks, to_ticks, FragmentGrid, VideoClock};
 
@@ -88,6 +89,8 @@ pub struct PackageOptions {
     /// Cores to plan the encoders for (default: all available). It sets the rungs' lane counts
     /// ([`encoder_lanes`]), so output bytes depend on it and on nothing else about the machine.
     pub threads: Option<usize>,
+    /// Audio tracks and channels, deinterlacing.
+    pub streams: tracks::StreamChoice,
 }
 
 /// Packages `opts.input` into `opts.output`. `signal` is set (to the signal number) by the
@@ -111,9 +114,7 @@ pub fn package(
     check_input(&opts.input)?;
     let staging = output::Staging::prepare(&opts.output, &name, opts.force, &[opts.input.as_path()])?;
     media::init()?;
-    let mut source = Source::open(&opts.input)?;
-    let video_info = source.video().cloned();
-    let audio_infos: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
+    let (mut source, video_info, audio_infos) = tracks::open_source(&opts.input, &opts.input, &opts.streams, &report)?;
     let fragment = seconds_to_ticks(opts.fragment_duration);
     let cores =
         opts.threads.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -121,23 +122,21 @@ pub fn package(
         Some(v) => rung_jobs(opts, &name, staging.path(), v, fragment, cores),
         None => Vec::new(),
     };
-    let audio_jobs: Vec<audio::AudioJob> = audio_infos
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let file = output::audio_file(&name, &a.language, i, audio_infos.len());
-            audio::AudioJob {
-                path: staging.path().join(&file),
-                file,
-                track_id: 2 + i as u32,
-                name: output::audio_stream_name(i),
-                language: a.language.clone(),
-                settings: AacSettings::for_source(a.sample_rate, a.channels, u64::from(opts.audio_bitrate)),
-                fragment,
-                live: None,
-            }
-        })
-        .collect();
+    if let Some(v) = &video_info {
+        let sar = v.sample_aspect.map(|r| (r.num, r.den));
+        for n in ladder::fit_notes(&opts.ladder, ladder::display_size(v.width, v.height, sar, v.rotation)) {
+            report.note(&Note::new(NoteKind::Ladder, n));
+        }
+    }
+    let audio_jobs = tracks::audio_jobs(
+        &name,
+        staging.path(),
+        &audio_infos,
+        (opts.audio_bitrate, opts.streams.audio.channels),
+        fragment,
+        2,
+        &report,
+    );
 
     let overall = Bar::new(report.meter(None, source.duration().map(|d| (d * 1000.0) as u64)));
     let cancel = AtomicBool::new(false);
@@ -211,10 +210,7 @@ pub fn package(
     for warning in summary.over_declared() {
         report.warn(&warning);
     }
-    if let Some(v) = &video_info {
-        let sar = v.sample_aspect.map(|r| (r.num, r.den));
-        summary.notes = ladder::fit_notes(&opts.ladder, ladder::display_size(v.width, v.height, sar, v.rotation));
-    }
+    summary.notes = report.notes();
     summary.source = Some(summary::SourceSummary::new(source.duration(), video_info.as_ref(), &audio_infos));
     summary.warnings = report.warnings();
     staging.commit()?;
@@ -299,6 +295,7 @@ fn rung_jobs(
                     keyint: 2 * per_fragment,
                     frame_rate: rate,
                     vbv_init: H264Settings::vbv_init_for_lanes(lanes),
+                    bt709: v.plan.tone_map.is_some(),
                 },
                 rung,
                 fragment,

@@ -27,7 +27,10 @@
     representations: [],
     rendered: null,
     player: null,
-    select: selectQuality
+    select: selectQuality,
+    audioTracks: [],
+    audio: null,
+    selectAudio: selectAudio
   };
   window.ssfpack = state;
 
@@ -199,6 +202,38 @@
     });
   }
 
+  // The audio-language menu: one entry per audio StreamIndex (dash.js track), shown when there are
+  // several; the manifest's first is the one dash.js starts with.
+  var audioSelect = document.getElementById('audio');
+  function describeAudio(t) {
+    return t ? { index: t.index, id: t.id == null ? null : String(t.id), lang: t.lang || 'und' } : null;
+  }
+  function fillAudioMenu() {
+    var tracks = state.player.getTracksFor('audio') || [];
+    state.audioTracks = tracks.map(describeAudio);
+    state.audio = describeAudio(state.player.getCurrentTrackFor('audio'));
+    while (audioSelect.options.length) audioSelect.remove(0);
+    state.audioTracks.forEach(function (t, i) {
+      var o = document.createElement('option');
+      o.value = String(i);
+      o.textContent = t.lang + (t.id ? ' · ' + t.id : '');
+      audioSelect.appendChild(o);
+    });
+    var current = state.audio ? state.audioTracks.findIndex(function (t) { return t.index === state.audio.index; }) : -1;
+    if (current >= 0) audioSelect.value = String(current);
+    document.getElementById('audio-menu').hidden = tracks.length < 2;
+  }
+  // Switches to audio track i of the menu (dash.js replaces the audio buffer).
+  function selectAudio(i) {
+    var p = state.player;
+    var tracks = p ? p.getTracksFor('audio') || [] : [];
+    var t = tracks[Number(i)];
+    if (!t) return;
+    p.setCurrentTrack(t);
+    state.audio = describeAudio(t);
+    audioSelect.value = String(i);
+  }
+
   // 'auto' turns adaptive switching back on; a representation id pins that rung.
   function selectQuality(id) {
     var p = state.player;
@@ -268,6 +303,7 @@
       state.live = player.isDynamic();
       liveEl.hidden = liveStateEl.hidden = dvrBar.hidden = !state.live;
       fillMenu();
+      fillAudioMenu();
       state.ready = true;
       showStatus();
     });
@@ -275,6 +311,7 @@
       if (e.mediaType === 'video') { state.rendered = describe(e.newRepresentation); showStatus(); }
     });
     select.addEventListener('change', function () { selectQuality(select.value); });
+    audioSelect.addEventListener('change', function () { selectAudio(audioSelect.value); });
     dvr.addEventListener('change', function () { seekLive(Number(dvr.value)); dvr.blur(); });
     document.getElementById('go-live').addEventListener('click', goLive);
     liveEl.addEventListener('click', goLive);
