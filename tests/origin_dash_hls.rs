@@ -143,7 +143,9 @@ fn frames(file: &Path, kind: &str) -> (u64, f64, f64) {
         assert!(o.status.success(), "ffprobe {}: {}", file.display(), String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let count = probe("stream=nb_read_frames", &["-count_frames"]).trim().parse().unwrap();
+    // (An MPEG-TS file lists its stream under its program too: the first count.)
+    let counts = probe("stream=nb_read_frames", &["-count_frames"]);
+    let count = counts.lines().find_map(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("{counts:?}"));
     let out = probe("frame=best_effort_timestamp_time", &[]);
     let times: Vec<f64> = out.lines().filter_map(|l| l.trim().parse().ok()).collect();
     let min = times.iter().copied().fold(f64::MAX, f64::min);
@@ -568,4 +570,54 @@ fn static_layout_files_are_the_served_bytes_and_split_refuses_foreign_files() {
     assert!(out.join("src.mpd").is_file() && out.join("src.m3u8").is_file());
     assert!(!out.join("cmaf/video_400000").exists(), "the old rung is gone");
     assert!(out.join("cmaf/video_150000/init.mp4").is_file());
+}
+
+/// `m3u8-aapl`: HLS v4, no `EXT-X-MAP`, MPEG-TS segments (`video/mp2t`, remuxed by FFmpeg from the
+/// same CMAF segments): each level's segments, concatenated, decode with every frame of its file.
+#[test]
+fn m3u8_aapl_serves_mpeg_ts_segments_that_decode() {
+    let dir = presentation();
+    let m = client(dir);
+    let server = TestServer::start(dir, PlayerConfig::default());
+    let scratch = tempfile::tempdir().unwrap();
+    let master = server.get("/src.ism/Manifest(format=m3u8-aapl).m3u8").text();
+    assert!(master.starts_with("#EXTM3U\n#EXT-X-VERSION:4\n"), "{master}");
+    assert!(master.contains("#EXT-X-MEDIA:TYPE=AUDIO"), "{master}");
+    for s in &m.streams {
+        for q in &s.quality_levels {
+            let base = format!("/src.ism/QualityLevels({})", q.bitrate);
+            let init = format!("{base}/Fragments({}=i,format=m3u8-aapl)", s.name);
+            assert_eq!(server.get(&init).status, 404, "{init}: TS has no init segment");
+            let playlist = server.get(&format!("{base}/Manifest({},format=m3u8-aapl)", s.name)).text();
+            assert!(
+                playlist.starts_with("#EXTM3U\n#EXT-X-VERSION:4\n") && !playlist.contains("EXT-X-MAP"),
+                "{playlist}"
+            );
+            let mut bytes = Vec::new();
+            for uri in playlist.lines().filter(|l| !l.starts_with('#')) {
+                let r = server.get(&format!("{base}/{uri}"));
+                assert_eq!((r.status, r.header("content-type")), (200, Some("video/mp2t")), "{uri}");
+                assert_eq!(r.body[0], 0x47, "{uri}: a TS packet");
+                bytes.extend(r.body);
+            }
+            let file = scratch.path().join(format!("{}_{}.ts", s.name, q.bitrate));
+            std::fs::write(&file, bytes).unwrap();
+            assert_eq!(package_support::decode_errors(&file), "", "{}", file.display());
+            let kind = if s.kind == "video" { "v" } else { "a" };
+            let smooth = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| {
+                    let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                    if kind == "v" {
+                        n.ends_with(&format!("_{}k.ismv", q.bitrate / 1000))
+                    } else {
+                        n.ends_with(".isma")
+                    }
+                })
+                .unwrap();
+            assert_eq!(frames(&file, kind).0, frames(&smooth, kind).0, "{}: every frame", file.display());
+        }
+    }
 }

@@ -74,10 +74,14 @@ pub enum OriginError {
     },
     #[error("cannot open the access log: {0}")]
     AccessLog(#[source] std::io::Error),
+    /// FFmpeg (the MPEG-TS remux of `m3u8-aapl` segments) could not be set up.
+    #[error("{0}")]
+    Media(#[from] crate::media::MediaError),
 }
 
 /// Starts the origin on the current tokio runtime and returns once it is listening.
 pub async fn serve(config: ServeConfig) -> Result<ServerHandle, OriginError> {
+    crate::media::init()?;
     let catalog = catalog::Catalog::new(&config.root)
         .map_err(|source| OriginError::Root { path: config.root.clone(), source })?;
     let state = Arc::new(server::AppState {

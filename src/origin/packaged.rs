@@ -3,8 +3,8 @@
 //! validators and cache headers as the Smooth answers: segments and init segments like fragments
 //! (`--cache-max-age`), manifests revalidated (on demand) or cacheable for half a fragment (live).
 //!
-//! `m3u8-aapl` (MPEG-TS segments) is parsed and its playlists are built; its segments need the
-//! MPEG-TS remux (`media::ts`), and are 404 until it is wired.
+//! `m3u8-aapl` segments are the same CMAF segments remuxed to MPEG-TS by FFmpeg (`media::ts`), one
+//! track per segment (audio is its own rendition); they have no init segment.
 
 use std::time::SystemTime;
 
@@ -20,9 +20,11 @@ use crate::format::dash::{self, LiveTiming};
 use crate::format::hls::{self, HlsFlavor};
 use crate::format::manifest::{ClientManifest, QualityLevel, StreamIndex};
 use crate::format::{TrackKind, TIMESCALE};
+use crate::media::ts;
 
 pub const MPD_TYPE: &str = "application/dash+xml";
 pub const M3U8_TYPE: &str = "application/vnd.apple.mpegurl";
+pub const TS_TYPE: &str = "video/mp2t";
 
 /// A built answer, before it becomes a response.
 #[derive(Debug)]
@@ -85,8 +87,32 @@ pub fn answer_named(
             let text = hls::media(&m, stream, *bitrate, flavor, naming, sequence).render();
             Ok(text_answer(text, M3U8_TYPE, manifest_cache(&m, m.is_live)))
         }
-        Packaged::Init { .. } | Packaged::Segment { .. } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {
-            Err(SourceError::NotFound("MPEG-TS segments (m3u8-aapl) are not served yet".into()))
+        // MPEG-TS segments carry their own codec configuration: no init segment.
+        Packaged::Init { .. } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {
+            Err(SourceError::NotFound("m3u8-aapl has no init segment".into()))
+        }
+        Packaged::Segment { bitrate, track, time } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {
+            let seg = source.segment(track, *bitrate, *time)?;
+            let media = source.track(track, *bitrate)?;
+            let init =
+                cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
+            let input = ts::TrackSegment {
+                id: ts::SegmentId { track: track.clone(), time: *time },
+                init: init.into(),
+                segment: seg.bytes,
+            };
+            let bytes = ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))?;
+            let etag = match seg.etag {
+                Some(e) => format!("{}-t\"", e.trim_end_matches('"')),
+                None => format!("\"t{:x}\"", crate::format::fnv1a64(&bytes)),
+            };
+            Ok(Answer {
+                bytes: bytes.into(),
+                content_type: TS_TYPE,
+                etag,
+                cache_control: fragment_cache.to_string(),
+                mtime: seg.mtime,
+            })
         }
         Packaged::Init { bitrate, track } => {
             let media = source.track(track, *bitrate)?;
