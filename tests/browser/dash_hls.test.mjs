@@ -1,6 +1,7 @@
 // DASH and HLS from the same .ismv files: dash.js 5 and Shaka Player 5 play the MPD, hls.js and
 // Shaka 5 play the fMP4 HLS (m3u8-cmaf), each from `ssfpack serve` (Azure-style URLs) and from the
-// static layout (`--layout dash,hls`) on a plain static server. Each scenario: playback starts,
+// static layout (`--layout dash,hls`) on a plain static server; hls.js plays the MPEG-TS HLS
+// (m3u8-aapl) from the origin. Each scenario: playback starts,
 // every video level is forced in turn and must be fetched and decoded at its height (frames counted
 // with getVideoPlaybackQuality: a player that rejected the video would play audio alone), audio
 // segments are fetched, playback advances, a seek into an unbuffered region resumes, no errors.
@@ -117,6 +118,8 @@ for (const [host, mpd, m3u8] of [
   tests.push([`hls.js · m3u8-cmaf · ${host}`, () => scenario(browser, { name: `dh-hlsjs-${host}`, player: 'hlsjs', manifest: m3u8 })]);
   tests.push([`shaka 5 · m3u8-cmaf · ${host}`, () => scenario(browser, { name: `dh-shaka5-hls-${host}`, player: 'shaka5', manifest: m3u8 })]);
 }
+// MPEG-TS segments (m3u8-aapl, HLS v4) from the origin: hls.js transmuxes them itself.
+tests.push(['hls.js · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-hlsjs-aapl-origin', player: 'hlsjs', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
 const only = process.env.ONLY;
 let passed = 0;
 let failed = 0;
