@@ -8,6 +8,7 @@ mod error;
 pub mod input;
 pub mod probe;
 pub mod scale;
+pub mod subtitle;
 pub mod versions;
 pub mod x264;
 

@@ -32,6 +32,7 @@ pub mod stop;
 pub use name::check_name;
 pub mod stream;
 pub mod summary;
+pub mod text;
 pub mod timeline;
 pub mod video;
 
@@ -88,6 +89,8 @@ pub struct PackageOptions {
     /// Cores to plan the encoders for (default: all available). It sets the rungs' lane counts
     /// ([`encoder_lanes`]), so output bytes depend on it and on nothing else about the machine.
     pub threads: Option<usize>,
+    /// Text tracks: sidecar subtitles, captions semantics.
+    pub text: text::TextOptions,
 }
 
 /// Packages `opts.input` into `opts.output`. `signal` is set (to the signal number) by the
@@ -114,6 +117,7 @@ pub fn package(
     let mut source = Source::open(&opts.input)?;
     let video_info = source.video().cloned();
     let audio_infos: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
+    let text_sources = text::prepare(&opts.input, &opts.text)?;
     let fragment = seconds_to_ticks(opts.fragment_duration);
     let cores =
         opts.threads.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -192,6 +196,11 @@ pub fn package(
     if outputs.is_empty() {
         return Err(PipelineError::Invalid(format!("{}: nothing could be decoded", opts.input.display())));
     }
+    let grid = text_grid(&outputs);
+    let first_text_id = 2 + audio_infos.len() as u32;
+    let (texts, text_notes) =
+        text::write(&text_sources, &name, staging.path(), &grid, stats.origin.unwrap_or(0), first_text_id)?;
+    outputs.extend(texts.iter().map(|w| w.output.clone()));
     write_manifests(staging.path(), &name, &outputs)
         .map_err(|e| PipelineError::format(format!("{name}.ism/.ismc"), e))?;
     finish(staging.path(), &name).map_err(|source| PipelineError::Finish { context: name.clone(), source })?;
@@ -215,10 +224,28 @@ pub fn package(
         let sar = v.sample_aspect.map(|r| (r.num, r.den));
         summary.notes = ladder::fit_notes(&opts.ladder, ladder::display_size(v.width, v.height, sar, v.rotation));
     }
+    summary.notes.extend(text_sources.notes.iter().chain(&text_notes).cloned());
+    for t in &mut summary.text {
+        if let Some(w) = texts.iter().find(|w| w.output.file == t.file) {
+            t.source = w.label.clone();
+            t.cues = w.cues;
+        }
+    }
     summary.source = Some(summary::SourceSummary::new(source.duration(), video_info.as_ref(), &audio_infos));
     summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
+}
+
+/// The fragment grid text tracks follow: the video's (the first video rung's fragments), else the
+/// first audio track's.
+fn text_grid(outputs: &[crate::format::presentation::TrackOutput]) -> Vec<crate::format::manifest::Chunk> {
+    use crate::format::TrackKind;
+    let by = |k: TrackKind| outputs.iter().find(|o| o.track.kind() == k);
+    by(TrackKind::Video)
+        .or_else(|| by(TrackKind::Audio))
+        .map(|o| o.fragments.iter().map(|f| crate::format::manifest::Chunk { t: f.time, d: f.duration }).collect())
+        .unwrap_or_default()
 }
 
 /// Refuses, before anything is created, an input that is missing, not a regular file, or empty.
@@ -435,6 +462,8 @@ impl AudioBacklog {
 struct DecodeStats {
     frames: u64,
     dropped: u64,
+    /// The input time (ticks) of the presentation's 0.
+    origin: Option<i64>,
 }
 
 /// The decode thread: one pass over the source, frames rebased to the presentation timeline and
@@ -528,6 +557,7 @@ fn decode(
     }
     // No video frame at all: the audio defines the origin.
     let o = origin.unwrap_or_else(|| backlog.frames.front().and_then(|(t, f)| audio_ticks(*t, f)).unwrap_or(0));
+    stats.origin = Some(o);
     for (track, f) in backlog.frames.drain(..) {
         let t = audio_ticks(track, &f).map(|t| t - o);
         fan.audio(track, f, t)?;

@@ -145,6 +145,7 @@ pub fn encode_live(
         force: false,
         allow_truncated: true,
         threads: Some(cores),
+        text: Default::default(),
     };
     let mut rungs = match &video_info {
         Some(v) => rung_jobs(&package, "live", Path::new(""), v, fragment, cores),

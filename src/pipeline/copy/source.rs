@@ -122,6 +122,7 @@ pub fn open(path: &Path) -> Result<SourceFile, CopyError> {
         match track.kind() {
             TrackKind::Video => out.video.push(track),
             TrackKind::Audio => out.audio.push(track),
+            TrackKind::Text => {}
         }
     }
     Ok(out)
