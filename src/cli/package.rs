@@ -141,8 +141,13 @@ fn print_summary(s: &Summary, verb: &str) {
         );
     }
     // Manifests, player page, and the pre-split layout if one was written.
-    let media: Vec<&str> =
-        s.rungs.iter().map(|r| r.file.as_str()).chain(s.audio.iter().map(|a| a.file.as_str())).chain(s.text.iter().map(|t| t.file.as_str())).collect();
+    let media: Vec<&str> = s
+        .rungs
+        .iter()
+        .map(|r| r.file.as_str())
+        .chain(s.audio.iter().map(|a| a.file.as_str()))
+        .chain(s.text.iter().map(|t| t.file.as_str()))
+        .collect();
     let mut others: Vec<&str> =
         s.files.iter().map(|f| f.file.as_str()).filter(|f| !f.contains('/') && !media.contains(f)).collect();
     let fragments = s.files.iter().filter(|f| f.file.starts_with("QualityLevels(")).count();

@@ -93,7 +93,11 @@ mod tests {
             lines: vec![vec![Span { text: "hi".into(), style: Style::default() }]],
             placement: Placement::default(),
         };
-        let grid = [Chunk { t: 0, d: 20_000_000 }, Chunk { t: 20_000_000, d: 20_000_000 }, Chunk { t: 40_000_000, d: 5_000_000 }];
+        let grid = [
+            Chunk { t: 0, d: 20_000_000 },
+            Chunk { t: 20_000_000, d: 20_000_000 },
+            Chunk { t: 40_000_000, d: 5_000_000 },
+        ];
         let f = fragments("en", &[cue], &grid).unwrap();
         assert_eq!(f.len(), 3);
         let docs: Vec<_> = f.iter().map(|f| parse(&f.samples[0].data, "t").unwrap()).collect();

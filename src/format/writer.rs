@@ -7,8 +7,9 @@ use std::num::NonZeroU32;
 
 use shiguredo_mp4::boxes::{
     Brand, DinfBox, DrefBox, FtypBox, HdlrBox, MdhdBox, MdiaBox, MediaHeader, MfhdBox, MfraBox, MfroBox, MinfBox,
-    MoofBox, MoovBox, MvexBox, MvhdBox, SampleEntry, SmhdBox, StblBox, StcoBox, StppBox, StscBox, StsdBox, StszBox, SthdBox, SttsBox,
-    TfhdBox, TfraBox, TfraEntry, TkhdBox, TrafBox, TrakBox, TrexBox, TrunBox, TrunSample, UrlBox, VmhdBox,
+    MoofBox, MoovBox, MvexBox, MvhdBox, SampleEntry, SmhdBox, StblBox, StcoBox, SthdBox, StppBox, StscBox, StsdBox,
+    StszBox, SttsBox, TfhdBox, TfraBox, TfraEntry, TkhdBox, TrafBox, TrakBox, TrexBox, TrunBox, TrunSample, UrlBox,
+    VmhdBox,
 };
 use shiguredo_mp4::{Either, FixedPointNumber, LanguageCode, Mp4FileTime, SampleFlags};
 

@@ -83,10 +83,8 @@ pub fn prepare(input: &Path, opts: &TextOptions) -> Result<Prepared, PipelineErr
     let mut out = Prepared::default();
     let scan = subtitle::read(input)?;
     for d in &scan.dropped {
-        out.notes.push(format!(
-            "subtitle stream #{} ({}, {}): not packaged: {}",
-            d.index, d.codec, d.language, d.reason
-        ));
+        out.notes
+            .push(format!("subtitle stream #{} ({}, {}): not packaged: {}", d.index, d.codec, d.language, d.reason));
     }
     for s in scan.text {
         let label = format!("stream #{} ({})", s.index, s.codec);

@@ -79,7 +79,8 @@ pub fn parse(xml: &[u8], context: &str) -> Result<Parsed> {
     let mut cues = Vec::new();
     let mut seen_tt = false;
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| err(format!("at byte {}: {e}", reader.buffer_position())))?;
+        let event =
+            reader.read_event_into(&mut buf).map_err(|e| err(format!("at byte {}: {e}", reader.buffer_position())))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
@@ -127,7 +128,16 @@ pub fn parse(xml: &[u8], context: &str) -> Result<Parsed> {
                 }
                 props.over(&referenced(&attrs, &styles));
                 props.over(&inline(&attrs));
-                let time = |k: &str| attrs.get(k).map(|v| time_expr(v, &rates).ok_or_else(|| err(format!("<{}> {k}=\"{v}\" is not a TTML time", String::from_utf8_lossy(&name))))).transpose();
+                let time = |k: &str| {
+                    attrs
+                        .get(k)
+                        .map(|v| {
+                            time_expr(v, &rates).ok_or_else(|| {
+                                err(format!("<{}> {k}=\"{v}\" is not a TTML time", String::from_utf8_lossy(&name)))
+                            })
+                        })
+                        .transpose()
+                };
                 let begin = parent + time("begin")?.unwrap_or(0);
                 let end = match (time("end")?, time("dur")?) {
                     (Some(e), _) => Some(parent + e),
@@ -135,7 +145,8 @@ pub fn parse(xml: &[u8], context: &str) -> Result<Parsed> {
                     (None, None) => stack.last().and_then(|f| f.end),
                 };
                 if name == b"p" && cue.is_none() {
-                    let end = end.ok_or_else(|| err(format!("a <p> at {} has no end or dur", super::clock_time(begin))))?;
+                    let end =
+                        end.ok_or_else(|| err(format!("a <p> at {} has no end or dur", super::clock_time(begin))))?;
                     cue = Some(Cue {
                         begin,
                         end,

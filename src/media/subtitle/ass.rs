@@ -106,7 +106,8 @@ pub fn dialogue(rect: &str, header: &Header) -> Dialogue {
             (f.get(2).copied().unwrap_or(""), f.get(8).copied().unwrap_or(""))
         }
     };
-    let base = header.styles.get(style_name.trim()).or_else(|| header.styles.get("Default")).cloned().unwrap_or_default();
+    let base =
+        header.styles.get(style_name.trim()).or_else(|| header.styles.get("Default")).cloned().unwrap_or_default();
     let mut style = base.style.clone();
     let mut placement = base.placement;
     let mut lines: Vec<Vec<Span>> = vec![Vec::new()];
