@@ -394,3 +394,24 @@ fn dvd_subtitle_program_stream() -> Vec<u8> {
     out.extend([0, 0, 1, 0xB9]);
     out
 }
+
+#[test]
+fn pack_copy_notes_the_text_tracks_it_does_not_carry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let en = write(dir, "en.srt", EN_SRT);
+    let src = dir.join("copy.mp4");
+    #[rustfmt::skip]
+    ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=2", "-i", &en, "-map", "0", "-map", "1",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:s", "mov_text",
+        "-metadata:s:s:0", "language=eng", src.to_str().unwrap(),
+    ]);
+    let out = dir.join("out");
+    let o = ssfpack(&["pack", "--copy", src.to_str().unwrap(), "-o", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = summary["notes"].to_string();
+    assert!(notes.contains("text track 2 (eng): not packaged: --copy carries video and audio only"), "{notes}");
+    check(&out);
+}

@@ -205,6 +205,16 @@ pub fn run(
         started,
     );
     let mut summary = summary;
+    // Text tracks need a decode and a TTML conversion: the encode job does them, --copy does not.
+    for p in &opts.inputs {
+        for (id, lang) in source::open(p).map(|f| f.text).unwrap_or_default() {
+            summary.notes.push(format!(
+                "{}: text track {id} ({lang}): not packaged: --copy carries video and audio only; package \
+                 without --copy to convert it to a TTML text track",
+                p.display()
+            ));
+        }
+    }
     summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
