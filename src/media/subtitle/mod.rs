@@ -5,7 +5,7 @@
 //! reported in [`SubtitleScan::dropped`] for the caller's notes.
 //!
 //! One pass over the file's packets, subtitle streams only (nothing is decoded for audio or
-//! video). Cue times are ticks on the file's own timeline (the stream timestamps, not rebased): the
+//! video; a file without a text subtitle stream is not read past its header). Cue times are ticks on the file's own timeline (the stream timestamps, not rebased): the
 //! caller subtracts the presentation's origin.
 
 pub mod ass;
@@ -129,6 +129,10 @@ pub fn read(path: &Path) -> Result<SubtitleScan, MediaError> {
             header,
             time_base: Ratio::new(tb.numerator().into(), tb.denominator().into()),
         });
+    }
+    // Nothing to decode (no text stream): no pass over the packets.
+    if open.iter().all(Option::is_none) {
+        return Ok(scan);
     }
     let mut bitmap_seen = vec![false; open.len()];
     loop {
