@@ -9,9 +9,13 @@
 //! - [`durable`]: synced writes and renames: what "published" means on disk.
 //! - `cli`: argument parsing and the commands; `main.rs` only calls it.
 
+// `unsafe` only at the FFmpeg boundary (`media`), each block with its reason.
+#![deny(unsafe_code)]
+
 pub mod cli;
 pub mod durable;
 pub mod format;
+#[allow(unsafe_code)]
 pub mod media;
 pub mod origin;
 pub mod pipeline;

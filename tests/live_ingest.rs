@@ -501,3 +501,32 @@ fn points_are_listed_with_their_state_and_have_player_pages() {
     }
     assert_eq!(index_state(addr, "/sub/Idle.isml/player").as_deref(), Some("idle"));
 }
+
+#[test]
+fn a_changed_point_file_applies_to_the_next_event_not_the_running_one() {
+    let (header, pairs) = recorded_stream();
+    let tmp = tempfile::tempdir().unwrap();
+    point(tmp.path(), "Live.isml");
+    let serve = ServeProcess::start(tmp.path(), &[]);
+    let path = "/Live.isml/Streams(feed1)";
+    let half = pairs.len() / 2;
+    assert_eq!(post(serve.addr, path, &[], &[header.clone(), pairs[..half].concat()].concat()), 200);
+    assert_eq!(manifest(serve.addr, "/Live.isml/Manifest").unwrap().lookahead_count, Some(2));
+    let o = Command::new(bin())
+        .args(["live", "create", "--force", "--lookahead", "3"])
+        .arg(tmp.path().join("Live.isml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        manifest(serve.addr, "/Live.isml/Manifest").unwrap().lookahead_count,
+        Some(2),
+        "a running event keeps its settings"
+    );
+    // The event goes on and ends; a re-push from 0 starts the next one, with the new settings.
+    let rest = [header.clone(), pairs[half - 4..].concat(), vec![0, 0, 0, 8, b'm', b'f', b'r', b'a']].concat();
+    assert_eq!(post(serve.addr, path, &[], &rest), 200);
+    assert_eq!(post(serve.addr, path, &[], &[header, pairs[..half].concat()].concat()), 200);
+    assert_eq!(events(tmp.path(), "Live").len(), 2);
+    assert_eq!(manifest(serve.addr, "/Live.isml/Manifest").unwrap().lookahead_count, Some(3));
+}

@@ -3,6 +3,8 @@
 //! and hold every fragment with contiguous times (no gap), through a TCP proxy that cuts the
 //! connection mid-stream, one that stalls it, a `kill -9` of serve and a restart on the same
 //! port, and a second target that is down for a while. A push to a missing point fails fast.
+//! `--post-per-track` (one POST per track, through the cutting proxy) and https (through a TLS
+//! proxy with a certificate made by the test; untrusted without `--ca-file`) too.
 
 mod origin_support;
 
@@ -55,12 +57,18 @@ fn point(root: &Path, name: &str) {
 
 /// `ssfpack push SRC --to URL… --ladder 320x180@300k,160x90@100k --x264-preset ultrafast --json`.
 fn push(urls: &[String]) -> Child {
+    push_with(urls, &[])
+}
+
+/// [`push`] with more options.
+fn push_with(urls: &[String], extra: &[&str]) -> Child {
     let mut c = Command::new(bin());
     c.arg("push").arg(source());
     for u in urls {
         c.args(["--to", u]);
     }
     c.args(["--ladder", "320x180@300k,160x90@100k", "--x264-preset", "ultrafast", "--json"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -288,18 +296,6 @@ fn a_push_to_a_missing_point_fails_fast_with_one_line() {
     assert!(lines[0].starts_with("ssfpack: error:") && lines[0].contains("404"), "{err}");
     // Before any encoding: the source lasts 12 s at real time.
     assert!(started.elapsed() < Duration::from_secs(SECONDS as u64), "{:?}", started.elapsed());
-    let (status, _, err) = finish(
-        Command::new(bin())
-            .args(["push"])
-            .arg(source())
-            .arg("https://127.0.0.1/A.isml/Streams(1)")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        20,
-    );
-    assert!(!status.success() && err.trim().lines().count() == 1 && err.contains("https is not supported"), "{err}");
 }
 
 #[test]
@@ -399,4 +395,133 @@ fn loop_repeats_a_file_with_a_continuous_timeline() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--loop"), "{err}");
+}
+
+#[test]
+fn post_per_track_sends_each_track_on_its_own_post_and_survives_a_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    point(tmp.path(), "Show.isml");
+    let serve = ServeProcess::start(tmp.path(), &[]);
+    // The first connection past 60 kB is cut: the 300k rung's.
+    let via = proxy(serve.addr, 60_000, Fault::Cut);
+    let (status, json, err) = finish(push_with(&[url(via, "Show")], &["--post-per-track"]), 90);
+    assert!(status.success(), "{err}");
+    let mut urls: Vec<&str> = json["targets"].as_array().unwrap().iter().map(|t| t["url"].as_str().unwrap()).collect();
+    urls.sort();
+    let want: Vec<String> = ["cam1_audio", "cam1_video1", "cam1_video2"]
+        .iter()
+        .map(|s| format!("http://{via}/Show.isml/Streams({s})"))
+        .collect();
+    assert_eq!(urls, want, "{json}");
+    for t in json["targets"].as_array().unwrap() {
+        assert_eq!(t["ended"], true, "every POST delivered its end of stream: {json}");
+    }
+    assert!(json["reconnects"].as_u64().unwrap() >= 1 && json["resends"].as_u64().unwrap() >= 1, "{json}");
+    // One event with all three tracks, whole, from three streams.
+    let ev = archived(tmp.path(), "Show", 1);
+    assert_complete(&ev[0]);
+    assert_eq!(decoded_frames(&ev[0].join("Show_video_300k.ismv")), 25 * SECONDS as usize);
+}
+
+/// A self-signed certificate for `localhost` (PEM) and its TLS server setup.
+fn tls_server() -> (String, Arc<rustls::ServerConfig>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    (cert.cert.pem(), Arc::new(cfg))
+}
+
+/// A TLS-terminating proxy on loopback in front of `upstream` (plain HTTP).
+fn tls_proxy(upstream: SocketAddr, cfg: Arc<rustls::ServerConfig>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let (Ok(client), Ok(up)) = (client, TcpStream::connect(upstream)) else { continue };
+            let cfg = Arc::clone(&cfg);
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(cfg).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, client);
+                tls.sock.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+                let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+                let mut up_r = up.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = up_r.read(&mut buf) {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut up_w = up;
+                let mut buf = [0u8; 8192];
+                let mut upstream_open = true;
+                loop {
+                    match tls.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if up_w.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                        }
+                        Err(_) => break,
+                    }
+                    loop {
+                        match rx.try_recv() {
+                            Ok(bytes) => {
+                                if tls.write_all(&bytes).and_then(|_| tls.flush()).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                                upstream_open = false;
+                                break;
+                            }
+                        }
+                    }
+                    if !upstream_open {
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                        break;
+                    }
+                }
+                let _ = up_w.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn https_pushes_through_tls_and_an_untrusted_certificate_fails_fast_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    point(tmp.path(), "Show.isml");
+    let serve = ServeProcess::start(tmp.path(), &[]);
+    let (pem, cfg) = tls_server();
+    let via = tls_proxy(serve.addr, cfg);
+    let https = format!("https://localhost:{}/Show.isml/Streams(cam1)", via.port());
+    // Not trusted: one line, exit 1, before anything is encoded.
+    let started = Instant::now();
+    let (status, _, err) = finish(push_with(std::slice::from_ref(&https), &[]), 20);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("certificate") && err.contains("--ca-file"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(SECONDS as u64), "{:?}", started.elapsed());
+    // Trusted with --ca-file: the push goes through TLS, whole.
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let (status, json, err) = finish(push_with(&[https], &["--ca-file", ca.to_str().unwrap()]), 60);
+    assert!(status.success(), "{err}");
+    assert_eq!(json["targets"][0]["ended"], true, "{json}");
+    let ev = archived(tmp.path(), "Show", 1);
+    assert_complete(&ev[0]);
 }

@@ -21,7 +21,8 @@ use crate::push::{self, PushOptions, PushSummary, StartTime};
         "ssfpack push show.mp4 'http://origin:8080/Live.isml/Streams(cam1)'",
         "ssfpack push show.mp4 'http://a:8080/Live.isml/Streams(cam1)' --to 'http://b:8080/Live.isml/Streams(cam1)'",
         "ssfpack push udp://239.0.0.1:1234 'http://origin:8080/Live.isml/Streams(cam1)' --ladder hd --start-time now",
-        "ssfpack push show.mp4 'http://origin:8080/Live.isml/Streams(cam1)' --max-outage 300 --json > totals.json"
+        "ssfpack push show.mp4 'http://origin:8080/Live.isml/Streams(cam1)' --max-outage 300 --json > totals.json",
+        "ssfpack push show.mp4 'https://origin.example/Live.isml/Streams(cam1)' --post-per-track --token SECRET"
     )
 )]
 pub struct PushArgs {
@@ -31,7 +32,7 @@ pub struct PushArgs {
     /// until Ctrl-C / SIGTERM, which end the stream cleanly).
     #[arg(long = "loop")]
     pub looping: bool,
-    /// Target: http://HOST[:PORT]/PATH/NAME.isml/Streams(ID) (or …/Events(EID)/Streams(ID)).
+    /// Target: http[s]://HOST[:PORT]/PATH/NAME.isml/Streams(ID) (or …/Events(EID)/Streams(ID)).
     pub url: Option<String>,
     /// Another target (primary and backup…); each has its own connection and reconnect state.
     #[arg(long = "to", value_name = "URL", help_heading = "Targets and faults")]
@@ -44,6 +45,14 @@ pub struct PushArgs {
     /// Timestamps: `now` (UTC, a restarted encoder continues the point's timeline) or `0`.
     #[arg(long, value_name = "now|0", default_value = "now", value_parser = ["now", "0"], help_heading = "Targets and faults")]
     pub start_time: String,
+    /// Send each track on its own POST (Azure's style) to `Streams(ID_TRACK)`: `ID_video1`,
+    /// `ID_video2`… (one per rung), `ID_audio`; each with header boxes for its track alone.
+    #[arg(long, help_heading = "Targets and faults")]
+    pub post_per_track: bool,
+    /// Also trust the certificates in this PEM file for https targets (a private CA, a
+    /// self-signed origin), besides the system's.
+    #[arg(long, value_name = "PEM", help_heading = "Targets and faults")]
+    pub ca_file: Option<PathBuf>,
     /// Token for points that require one (sent as `Authorization: Bearer TOKEN`).
     #[arg(long, value_name = "TOKEN", help_heading = "Targets and faults")]
     pub token: Option<String>,
@@ -89,6 +98,8 @@ pub fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         },
         targets,
         token: args.token,
+        per_track: args.post_per_track,
+        ca_file: args.ca_file,
         start_time: if args.start_time == "0" { StartTime::Zero } else { StartTime::Now },
         max_outage,
         buffer_fragments: args.buffer_fragments.max(2),

@@ -33,6 +33,34 @@ pub fn uuid_name(user_type: &[u8; 16]) -> Option<&'static str> {
     }
 }
 
+/// A PIFF `uuid` box: one struct, its 16-byte user type, and a symmetric encode/decode of its
+/// payload (what follows the user type). The box header is written by [`UuidBox::to_unknown_box`];
+/// [`UuidBox::from_payload`] fails on a payload that is too short or has bytes left over.
+pub trait UuidBox: Sized {
+    const USER_TYPE: [u8; 16];
+    /// For errors and dumps.
+    const NAME: &'static str;
+
+    fn encode_payload(&self, out: &mut Vec<u8>);
+
+    fn decode_payload(r: &mut Cursor<'_>) -> Result<Self>;
+
+    fn to_unknown_box(&self) -> UnknownBox {
+        let mut payload = Vec::new();
+        self.encode_payload(&mut payload);
+        uuid_box(Self::USER_TYPE, payload)
+    }
+
+    fn from_payload(payload: &[u8]) -> Result<Self> {
+        let mut r = Cursor::new(payload, Self::NAME);
+        let b = Self::decode_payload(&mut r)?;
+        match r.remaining() {
+            0 => Ok(b),
+            n => Err(FormatError::boxes(Self::NAME, format!("{n} bytes left over after the box's fields"))),
+        }
+    }
+}
+
 /// `tfxd`: the fragment's absolute time and duration in the track timescale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tfxd {
@@ -40,19 +68,19 @@ pub struct Tfxd {
     pub duration: u64,
 }
 
-impl Tfxd {
+impl UuidBox for Tfxd {
+    const USER_TYPE: [u8; 16] = TFXD_UUID;
+    const NAME: &'static str = "tfxd";
+
     /// Version 1 (64-bit) is always written, as IIS and FFmpeg do.
-    pub fn to_unknown_box(self) -> UnknownBox {
-        let mut payload = Vec::with_capacity(20);
-        payload.extend_from_slice(&[1, 0, 0, 0]);
-        payload.extend_from_slice(&self.time.to_be_bytes());
-        payload.extend_from_slice(&self.duration.to_be_bytes());
-        uuid_box(TFXD_UUID, payload)
+    fn encode_payload(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&[1, 0, 0, 0]);
+        out.extend_from_slice(&self.time.to_be_bytes());
+        out.extend_from_slice(&self.duration.to_be_bytes());
     }
 
     /// Reads versions 0 and 1.
-    pub fn from_payload(payload: &[u8]) -> Result<Self> {
-        let mut r = Cursor::new(payload, "tfxd");
+    fn decode_payload(r: &mut Cursor<'_>) -> Result<Self> {
         let version = r.u8()?;
         r.skip(3)?;
         let (time, duration) =
@@ -67,20 +95,21 @@ pub struct Tfrf {
     pub entries: Vec<(u64, u64)>,
 }
 
-impl Tfrf {
-    pub fn to_unknown_box(&self) -> UnknownBox {
-        let mut payload = Vec::with_capacity(5 + 16 * self.entries.len());
-        payload.extend_from_slice(&[1, 0, 0, 0]);
-        payload.push(self.entries.len().min(255) as u8);
+impl UuidBox for Tfrf {
+    const USER_TYPE: [u8; 16] = TFRF_UUID;
+    const NAME: &'static str = "tfrf";
+
+    /// Version 1; at most 255 entries (the count is one byte).
+    fn encode_payload(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&[1, 0, 0, 0]);
+        out.push(self.entries.len().min(255) as u8);
         for (time, duration) in self.entries.iter().take(255) {
-            payload.extend_from_slice(&time.to_be_bytes());
-            payload.extend_from_slice(&duration.to_be_bytes());
+            out.extend_from_slice(&time.to_be_bytes());
+            out.extend_from_slice(&duration.to_be_bytes());
         }
-        uuid_box(TFRF_UUID, payload)
     }
 
-    pub fn from_payload(payload: &[u8]) -> Result<Self> {
-        let mut r = Cursor::new(payload, "tfrf");
+    fn decode_payload(r: &mut Cursor<'_>) -> Result<Self> {
         let version = r.u8()?;
         r.skip(3)?;
         let count = r.u8()?;
@@ -221,15 +250,27 @@ pub fn type_name(t: BoxType) -> String {
 }
 
 /// A bounds-checked big-endian reader for box payloads.
-pub(crate) struct Cursor<'a> {
+pub struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
     what: &'static str,
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(buf: &'a [u8], what: &'static str) -> Self {
+    pub fn new(buf: &'a [u8], what: &'static str) -> Self {
         Cursor { buf, pos: 0, what }
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// Everything not read yet.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let s = &self.buf[self.pos..];
+        self.pos = self.buf.len();
+        s
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -240,20 +281,20 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 
-    pub(crate) fn skip(&mut self, n: usize) -> Result<()> {
+    pub fn skip(&mut self, n: usize) -> Result<()> {
         self.take(n).map(|_| ())
     }
 
-    pub(crate) fn u8(&mut self) -> Result<u8> {
+    pub fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
-    pub(crate) fn u32(&mut self) -> Result<u32> {
+    pub fn u32(&mut self) -> Result<u32> {
         let b = self.take(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    pub(crate) fn u64(&mut self) -> Result<u64> {
+    pub fn u64(&mut self) -> Result<u64> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -315,6 +356,11 @@ mod tests {
     fn unknown_uuid_is_kept() {
         let b = uuid_box([7; 16], vec![1, 2, 3]);
         assert_eq!(PiffBox::from_unknown(&b).unwrap().to_unknown(), b);
-        assert!(Tfxd::from_payload(&[1, 0, 0]).is_err());
+        assert!(Tfxd::from_payload(&[1, 0, 0]).is_err(), "too short");
+        let mut long = Tfxd { time: 1, duration: 2 }.to_unknown_box().payload;
+        long.push(0);
+        let e = Tfxd::from_payload(&long).unwrap_err().to_string();
+        assert!(e.contains("1 bytes left over"), "{e}");
+        assert!(Tfrf::from_payload(&[1, 0, 0, 0, 1]).is_err(), "one entry declared, none present");
     }
 }

@@ -3,10 +3,9 @@
 //! `moof`+`mdat` into a [`Fragment`] the ordinary [`IsmvWriter`](super::writer::IsmvWriter) writes,
 //! and the `tfrf` lookahead added to a fragment as it is served.
 
-use shiguredo_mp4::boxes::{MoofBox, UnknownBox};
-use shiguredo_mp4::{BoxSize, BoxType};
+use shiguredo_mp4::boxes::MoofBox;
 
-use super::boxes::{decode, encode, PiffBox, Tfrf, LIVE_SERVER_MANIFEST_UUID};
+use super::boxes::{decode, encode, Cursor, PiffBox, Tfrf, UuidBox, LIVE_SERVER_MANIFEST_UUID};
 use super::error::{FormatError, Result};
 use super::fragmenter::Fragment;
 use super::reader::FragmentRecord;
@@ -19,20 +18,19 @@ pub struct LiveServerManifestBox {
     pub smil: String,
 }
 
-impl LiveServerManifestBox {
-    pub fn to_unknown_box(&self) -> UnknownBox {
-        let mut payload = vec![0, 0, 0, 0];
-        payload.extend_from_slice(self.smil.as_bytes());
-        UnknownBox {
-            box_type: BoxType::Uuid(LIVE_SERVER_MANIFEST_UUID),
-            box_size: BoxSize::U32(24 + payload.len() as u32),
-            payload,
-        }
+impl UuidBox for LiveServerManifestBox {
+    const USER_TYPE: [u8; 16] = LIVE_SERVER_MANIFEST_UUID;
+    const NAME: &'static str = "live server manifest";
+
+    fn encode_payload(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        out.extend_from_slice(self.smil.as_bytes());
     }
 
-    /// Decodes the payload (after the 16-byte user type).
-    pub fn from_payload(payload: &[u8]) -> Result<Self> {
-        let text = payload.get(4..).ok_or_else(|| FormatError::boxes("live server manifest", "truncated"))?;
+    /// The SMIL text runs to the end of the box; a trailing NUL (some encoders) is dropped.
+    fn decode_payload(r: &mut Cursor<'_>) -> Result<Self> {
+        r.skip(4)?;
+        let text = r.rest();
         let text = text.strip_suffix(&[0]).unwrap_or(text);
         let smil = String::from_utf8(text.to_vec())
             .map_err(|_| FormatError::boxes("live server manifest", "the SMIL text is not UTF-8"))?;

@@ -13,7 +13,7 @@ use shiguredo_mp4::boxes::{
 };
 use shiguredo_mp4::{Either, FixedPointNumber, LanguageCode, Mp4FileTime, SampleFlags};
 
-use super::boxes::{encode, Tfxd};
+use super::boxes::{encode, Tfxd, UuidBox};
 use super::error::{FormatError, Result};
 use super::fragmenter::Fragment;
 use super::{CodecConfig, TrackInfo, TrackKind, TIMESCALE};

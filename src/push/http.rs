@@ -1,13 +1,14 @@
-//! The HTTP/1.1 side of a push, over `std::net::TcpStream` with explicit timeouts: the empty probe
-//! POST, then one long-running chunked POST whose chunks are the stream's boxes. The point answers
-//! only when the body ends (or when it gives up on it); a reader thread waits for that answer so
-//! that an early one (a 4xx/5xx mid-stream) is seen at the next send.
+//! The HTTP/1.1 side of a push, over `std::net::TcpStream` (TLS for https, [`super::tls`]) with
+//! explicit timeouts: the empty probe POST, then one long-running chunked POST whose chunks are
+//! the stream's boxes. The point answers only when the body ends (or when it gives up on it); the
+//! connection is polled for that answer before every send and while idle, so that an early one
+//! (a 4xx/5xx mid-stream, or the connection closed) is seen at once.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::tls::{Stream, Tls};
 use super::url::TargetUrl;
 
 /// Connect timeout (Azure's rule: 10 s).
@@ -23,11 +24,16 @@ pub struct Answer {
     pub text: String,
 }
 
-fn connect(url: &TargetUrl) -> io::Result<TcpStream> {
+fn connect(url: &TargetUrl, tls: &Tls) -> io::Result<Stream> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name resolves to no address");
     for addr in url.authority.to_socket_addrs()? {
         match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-            Ok(s) => return Ok(s),
+            Ok(s) => {
+                // The TLS handshake is bounded like the connect.
+                s.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+                s.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+                return tls.wrap(url, s);
+            }
             Err(e) => last = e,
         }
     }
@@ -44,78 +50,105 @@ fn head(url: &TargetUrl, token: Option<&str>, body: &str) -> String {
     )
 }
 
+/// Parses a response head (and the start of its body) from what has arrived; `None`: not all of
+/// the head yet.
+fn parse_answer(buf: &[u8]) -> Option<io::Result<Answer>> {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4) else {
+        return (buf.len() > MAX_HEAD)
+            .then(|| Err(io::Error::new(io::ErrorKind::InvalidData, "response head too long")));
+    };
+    let text = String::from_utf8_lossy(&buf[..end]);
+    let status = text.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok());
+    let Some(status) = status else {
+        return Some(Err(io::Error::new(io::ErrorKind::InvalidData, "not an HTTP response")));
+    };
+    let body = String::from_utf8_lossy(&buf[end..]);
+    let first = body.lines().next().unwrap_or("").trim().chars().take(200).collect();
+    Some(Ok(Answer { status, text: first }))
+}
+
+/// The longest response head read.
+const MAX_HEAD: usize = 16 * 1024;
+
+fn closed_early() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "the point closed the connection without an answer")
+}
+
 /// Reads one response head (and the start of its body) from `r`.
 fn read_answer(r: &mut impl Read) -> io::Result<Answer> {
     let mut buf = Vec::new();
     let mut piece = [0u8; 2048];
-    let end = loop {
+    loop {
         let n = r.read(&mut piece)?;
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the point closed the connection without an answer",
-            ));
+            return Err(closed_early());
         }
         buf.extend_from_slice(&piece[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
+        if let Some(a) = parse_answer(&buf) {
+            return a;
         }
-        if buf.len() > 16 * 1024 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "response head too long"));
-        }
-    };
-    let text = String::from_utf8_lossy(&buf[..end]);
-    let status = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an HTTP response"))?;
-    let body = String::from_utf8_lossy(&buf[end..]);
-    let first = body.lines().next().unwrap_or("").trim().chars().take(200).collect();
-    Ok(Answer { status, text: first })
+    }
 }
 
 /// The empty probe POST (`Content-Length: 0`) on its own connection.
-pub fn probe(url: &TargetUrl, token: Option<&str>) -> io::Result<Answer> {
-    let mut s = connect(url)?;
-    s.set_read_timeout(Some(CONNECT_TIMEOUT))?;
-    s.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+pub fn probe(url: &TargetUrl, tls: &Tls, token: Option<&str>) -> io::Result<Answer> {
+    let mut s = connect(url, tls)?;
     s.write_all(head(url, token, "Content-Length: 0\r\nConnection: close\r\n").as_bytes())?;
-    read_answer(&mut s)
+    s.flush()?;
+    let a = read_answer(&mut s);
+    s.close_notify();
+    a
 }
 
-type Slot = Arc<(Mutex<Option<io::Result<Answer>>>, Condvar)>;
+/// How long a poll for an early answer waits for bytes.
+const POLL: Duration = Duration::from_millis(1);
 
 /// One long-running chunked POST.
 pub struct Post {
-    stream: TcpStream,
-    answer: Slot,
+    stream: Stream,
+    /// Response bytes read so far.
+    got: Vec<u8>,
+    /// The point's answer (or the connection's end), once it came.
+    answer: Option<io::Result<Answer>>,
 }
 
 impl Post {
     /// Connects and sends the request head; `send_timeout` bounds every later write.
-    pub fn open(url: &TargetUrl, token: Option<&str>, send_timeout: Duration) -> io::Result<Post> {
-        let mut stream = connect(url)?;
-        rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER)?;
-        stream.set_write_timeout(Some(send_timeout))?;
+    pub fn open(url: &TargetUrl, tls: &Tls, token: Option<&str>, send_timeout: Duration) -> io::Result<Post> {
+        let mut stream = connect(url, tls)?;
+        rustix::net::sockopt::set_socket_send_buffer_size(stream.tcp(), SEND_BUFFER)?;
+        stream.tcp().set_write_timeout(Some(send_timeout))?;
         stream.write_all(head(url, token, "Transfer-Encoding: chunked\r\n").as_bytes())?;
-        let answer: Slot = Arc::default();
-        let mut reader = stream.try_clone()?;
-        let slot = Arc::clone(&answer);
-        std::thread::spawn(move || {
-            let a = read_answer(&mut reader);
-            let (m, cv) = &*slot;
-            *m.lock().unwrap_or_else(PoisonError::into_inner) = Some(a);
-            cv.notify_all();
-        });
-        Ok(Post { stream, answer })
+        stream.flush()?;
+        Ok(Post { stream, got: Vec::new(), answer: None })
+    }
+
+    /// Reads whatever answer bytes have arrived, waiting at most `wait`.
+    fn poll(&mut self, wait: Duration) {
+        if self.answer.is_some() {
+            return;
+        }
+        if let Err(e) = self.stream.tcp().set_read_timeout(Some(wait.max(POLL))) {
+            self.answer = Some(Err(e));
+            return;
+        }
+        let mut piece = [0u8; 2048];
+        match self.stream.read(&mut piece) {
+            Ok(0) => self.answer = Some(Err(closed_early())),
+            Ok(n) => {
+                self.got.extend_from_slice(&piece[..n]);
+                self.answer = parse_answer(&self.got);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => self.answer = Some(Err(e)),
+        }
     }
 
     /// An answer that came before the body ended: the point ended the POST.
-    pub fn early_answer(&self) -> Option<String> {
-        let g = self.answer.0.lock().unwrap_or_else(PoisonError::into_inner);
-        g.as_ref().map(|a| match a {
+    pub fn early_answer(&mut self) -> Option<String> {
+        self.poll(POLL);
+        self.answer.as_ref().map(|a| match a {
             Ok(a) => format!("the point answered {} ({})", a.status, a.text),
             Err(e) => format!("the connection ended: {e}"),
         })
@@ -130,7 +163,8 @@ impl Post {
         chunk.extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
         chunk.extend_from_slice(bytes);
         chunk.extend_from_slice(b"\r\n");
-        self.stream.write_all(&chunk)
+        self.stream.write_all(&chunk)?;
+        self.stream.flush()
     }
 
     /// Ends the body (the terminating chunk) and waits at most `timeout` for the answer.
@@ -138,25 +172,23 @@ impl Post {
         self.stream.write_all(b"0\r\n\r\n")?;
         self.stream.flush()?;
         let deadline = Instant::now() + timeout;
-        let (m, cv) = &*self.answer;
-        let mut g = m.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if let Some(a) = g.take() {
+            if let Some(a) = self.answer.take() {
+                self.stream.close_notify();
                 return a;
             }
             let now = Instant::now();
             if now >= deadline {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer to the end of the stream"));
             }
-            g = cv.wait_timeout(g, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+            self.poll((deadline - now).min(Duration::from_millis(200)));
         }
     }
 }
 
 impl Drop for Post {
     fn drop(&mut self) {
-        // Ends the reader thread too.
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.stream.tcp().shutdown(Shutdown::Both);
     }
 }
 

@@ -1,37 +1,34 @@
 //! `ssfpack push`: a live encoder for a publishing point (MS-SSTR 2.2.7, Azure fragmented-MP4 live
 //! ingest). The main job's encode graph ([`crate::pipeline::stream`]) hands every track's fragments
 //! to a [`Hub`], which builds the header boxes once (`ftyp` `isml`, the live server manifest box,
-//! one `moov` for all tracks) and queues each fragment for every target; one thread per `--to`
-//! target posts them ([`target`]), reconnecting on faults, each with its own state.
+//! `moov`) and queues each fragment for every connection carrying its track; one thread per
+//! connection posts them ([`target`]), reconnecting on faults, each with its own state. A
+//! connection is one POST: one per `--to` target, or one per target and track with
+//! `--post-per-track`.
 //!
 //! ```text
-//!   encode graph ─▶ Hub ─┬─▶ queue A ─▶ target thread A ─▶ POST …/A.isml/Streams(s)
-//!                        └─▶ queue B ─▶ target thread B ─▶ POST …/B.isml/Streams(s)
+//!   encode graph ─▶ Hub ─┬─▶ queue A ─▶ connection thread A ─▶ POST …/A.isml/Streams(s)
+//!                        └─▶ queue B ─▶ connection thread B ─▶ POST …/B.isml/Streams(s)
 //! ```
 
 pub mod http;
+pub mod hub;
 pub mod queue;
 pub mod target;
+pub mod tls;
 pub mod url;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::format::boxes::encode;
-use crate::format::fragmenter::Fragment;
-use crate::format::live::LiveServerManifestBox;
-use crate::format::manifest::{ServerManifest, ServerTrack};
-use crate::format::presentation::stream_index;
-use crate::format::writer::{fragment_bytes, ftyp, moov_tracks};
-use crate::format::{FormatError, Sample, TrackInfo, TIMESCALE};
+use crate::format::{FormatError, TIMESCALE};
 use crate::pipeline::report::Report;
-use crate::pipeline::sink::{LiveOutput, LiveTrack};
 use crate::pipeline::stream::{encode_live, StreamOptions};
 use crate::pipeline::PipelineError;
-use queue::{Item, Queue};
+pub use hub::{header_boxes, Connection, Hub, HubConfig};
 pub use target::TargetTotals;
 use url::TargetUrl;
 
@@ -42,6 +39,9 @@ pub enum PushError {
     /// The point answered 4xx (no such point, forbidden): not retried.
     #[error("{url}: the point refused the push: {status} {text}")]
     Refused { url: String, status: u16, text: String },
+    /// An https target whose certificate is not trusted: not retried.
+    #[error("{url}: {why} (give the CA with --ca-file)")]
+    Untrusted { url: String, why: String },
     #[error("{url}: gave up after {seconds:.1} s disconnected ({why})")]
     Outage { url: String, seconds: f64, why: String },
     #[error(transparent)]
@@ -63,9 +63,13 @@ pub struct PushOptions {
     pub stream: StreamOptions,
     pub targets: Vec<TargetUrl>,
     pub token: Option<String>,
+    /// One POST per track (Azure's style) instead of one for all tracks.
+    pub per_track: bool,
+    /// Extra trusted certificates (PEM) for https targets, besides the system's.
+    pub ca_file: Option<std::path::PathBuf>,
     pub start_time: StartTime,
     pub max_outage: Option<Duration>,
-    /// Bounds of each target's buffer.
+    /// Bounds of each connection's buffer.
     pub buffer_fragments: usize,
     pub buffer_bytes: usize,
 }
@@ -84,6 +88,7 @@ pub struct PushSummary {
     pub reconnects: u64,
     pub resends: u64,
     pub outage_seconds: f64,
+    /// One entry per connection (per target, or per target and track).
     pub targets: Vec<TargetTotals>,
     /// Targets that gave up, one line each.
     pub failures: Vec<String>,
@@ -100,12 +105,19 @@ pub fn run(
     if opts.targets.is_empty() {
         return Err(PushError::Usage("no target URL".into()));
     }
+    let tls = tls::Tls::new(opts.targets.iter().any(|t| t.tls), opts.ca_file.as_deref())?;
     // A point that does not exist or refuses us fails now, before anything is encoded.
     for url in &opts.targets {
-        if let Ok(a) = http::probe(url, opts.token.as_deref()) {
-            if (400..500).contains(&a.status) && a.status != 408 && a.status != 429 {
+        match http::probe(url, &tls, opts.token.as_deref()) {
+            Ok(a) if (400..500).contains(&a.status) && a.status != 408 && a.status != 429 => {
                 return Err(PushError::Refused { url: url.text.clone(), status: a.status, text: a.text });
             }
+            Err(e) => {
+                if let Some(why) = tls::rejected(&e) {
+                    return Err(PushError::Untrusted { url: url.text.clone(), why });
+                }
+            }
+            Ok(_) => {}
         }
     }
     let offset = match opts.start_time {
@@ -116,38 +128,63 @@ pub fn run(
             now.as_millis() as u64 * (TIMESCALE / 1000)
         }
     };
-    let queues: Vec<Arc<Queue>> =
-        opts.targets.iter().map(|_| Arc::new(Queue::new(opts.buffer_fragments, opts.buffer_bytes))).collect();
-    let hub = Arc::new(Hub { queues: queues.clone(), offset, tracks: Mutex::default() });
+    let (launch, launched) = mpsc::channel::<Arc<Connection>>();
+    let hub = Arc::new(Hub::new(
+        HubConfig {
+            targets: opts.targets.clone(),
+            per_track: opts.per_track,
+            offset,
+            buffer_fragments: opts.buffer_fragments,
+            buffer_bytes: opts.buffer_bytes,
+        },
+        launch,
+    ));
     let send_timeout = Duration::from_secs_f64((2.0 * opts.stream.fragment_duration).max(2.0));
     let drain = opts.max_outage.unwrap_or(Duration::from_secs(60));
     let halt = AtomicUsize::new(0);
     let done = AtomicBool::new(false);
     let failed = AtomicUsize::new(0);
     let (encoded, outcomes) = std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        for (url, q) in opts.targets.iter().zip(&queues) {
-            let cfg = target::TargetConfig {
-                url: url.clone(),
-                token: opts.token.clone(),
-                send_timeout,
-                max_outage: opts.max_outage,
-                drain,
-            };
-            let (failed, halt, count) = (&failed, &halt, opts.targets.len());
-            handles.push(scope.spawn(move || {
-                let r = target::run(&cfg, q, status);
-                if r.1.is_err() && failed.fetch_add(1, Ordering::SeqCst) + 1 == count {
-                    // Every target gave up: nothing to encode for.
-                    halt.store(1, Ordering::SeqCst);
-                }
-                r
-            }));
-        }
+        // Runs each connection on its own thread as the hub opens it.
+        let (hub_ref, halt_ref, failed, tls) = (&hub, &halt, &failed, &tls);
+        let launcher = scope.spawn(move || {
+            let mut running = Vec::new();
+            for c in launched {
+                let cfg = target::TargetConfig {
+                    url: c.url.clone(),
+                    token: opts.token.clone(),
+                    send_timeout,
+                    max_outage: opts.max_outage,
+                    drain,
+                };
+                let queue = Arc::clone(&c.queue);
+                let handle = scope.spawn(move || {
+                    let r = target::run(&cfg, &queue, tls, status);
+                    if r.1.is_err() && failed.fetch_add(1, Ordering::SeqCst) + 1 == hub_ref.connections().len() {
+                        // Every connection gave up: nothing to encode for.
+                        halt_ref.store(1, Ordering::SeqCst);
+                    }
+                    r
+                });
+                running.push((c, handle));
+            }
+            running
+                .into_iter()
+                .map(|(c, h)| {
+                    h.join().unwrap_or_else(|_| {
+                        (
+                            TargetTotals { url: c.url.text.clone(), ..Default::default() },
+                            Err(PushError::Usage("panicked".into())),
+                        )
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
         // Signals end the input (cleanly); a progress line every PROGRESS.
         let position = Position { inner: report, media: Arc::default() };
         let media = Arc::clone(&position.media);
-        let (queues, halt, done) = (&queues, &halt, &done);
+        let (halt, done) = (&halt, &done);
+        let targets = opts.targets.len();
         let watcher = scope.spawn(move || {
             let started = std::time::Instant::now();
             let mut next = PROGRESS;
@@ -158,31 +195,28 @@ pub fn run(
                 }
                 if started.elapsed() >= next {
                     next += PROGRESS;
-                    status(&progress_line(started.elapsed(), media.load(Ordering::Relaxed), queues));
+                    let line = progress_line(
+                        started.elapsed(),
+                        media.load(Ordering::Relaxed),
+                        targets,
+                        hub_ref.offset(),
+                        &hub_ref.connections(),
+                    );
+                    status(&line);
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
         let encoded = encode_live(&opts.stream, hub.clone(), halt, &position);
-        for q in queues {
+        hub.close();
+        for c in hub.connections() {
             if encoded.is_ok() {
-                q.end();
+                c.queue.end();
             } else {
-                q.abort();
+                c.queue.abort();
             }
         }
-        let outcomes: Vec<_> = handles
-            .into_iter()
-            .zip(&opts.targets)
-            .map(|(h, url)| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        TargetTotals { url: url.text.clone(), ..Default::default() },
-                        Err(PushError::Usage("panicked".into())),
-                    )
-                })
-            })
-            .collect();
+        let outcomes = launcher.join().unwrap_or_default();
         done.store(true, Ordering::SeqCst);
         let _ = watcher.join();
         (encoded, outcomes)
@@ -191,7 +225,7 @@ pub fn run(
     let mut targets = Vec::new();
     for (totals, r) in outcomes {
         if let Err(e) = r {
-            if let PushError::Refused { .. } = e {
+            if let PushError::Refused { .. } | PushError::Untrusted { .. } = e {
                 return Err(e);
             }
             failures.push(e.to_string());
@@ -219,18 +253,35 @@ pub fn run(
 /// How often the progress line is printed.
 const PROGRESS: Duration = Duration::from_secs(10);
 
-/// `t=MEDIA s (SPEED x real time); target 1: connected, N sent, R reconnects; …`
-fn progress_line(elapsed: Duration, media_ticks: i64, queues: &[Arc<Queue>]) -> String {
+/// `t=MEDIA s encoded (SPEED x real time); target 1: connected, N sent (to t=S s), W waiting, R
+/// reconnects; …` (`3/4 connected` when a target has one connection per track; `to t=` is where
+/// the newest fragment sent on every connection of the target ends, from the stream's start).
+fn progress_line(
+    elapsed: Duration,
+    media_ticks: i64,
+    targets: usize,
+    offset: u64,
+    connections: &[Arc<Connection>],
+) -> String {
     let media = media_ticks.max(0) as f64 / TIMESCALE as f64;
     let mut line = format!("t={media:.1} s encoded ({:.2}x real time)", media / elapsed.as_secs_f64().max(1e-3));
-    for (i, q) in queues.iter().enumerate() {
-        let state = if q.connected.load(Ordering::Relaxed) { "connected" } else { "disconnected" };
+    for t in 0..targets {
+        let mine: Vec<_> = connections.iter().filter(|c| c.target == t).map(|c| &c.queue).collect();
+        let up = mine.iter().filter(|q| q.connected.load(Ordering::Relaxed)).count();
+        let state = match (up, mine.len()) {
+            (0, _) => "disconnected".to_string(),
+            (1, 1) => "connected".to_string(),
+            (u, n) => format!("{u}/{n} connected"),
+        };
+        let sum = |f: &dyn Fn(&queue::Queue) -> u64| mine.iter().map(|q| f(q)).sum::<u64>();
+        let until = mine.iter().map(|q| q.sent_until.load(Ordering::Relaxed)).min().unwrap_or(0);
+        let until = until.saturating_sub(offset) as f64 / TIMESCALE as f64;
         line.push_str(&format!(
-            "; target {}: {state}, {} sent, {} waiting, {} reconnects",
-            i + 1,
-            q.sent.load(Ordering::Relaxed),
-            q.waiting(),
-            q.reconnects.load(Ordering::Relaxed)
+            "; target {}: {state}, {} sent (to t={until:.1} s), {} waiting, {} reconnects",
+            t + 1,
+            sum(&|q| q.sent.load(Ordering::Relaxed)),
+            sum(&|q| q.waiting() as u64),
+            sum(&|q| q.reconnects.load(Ordering::Relaxed))
         ));
     }
     line
@@ -276,102 +327,31 @@ impl crate::pipeline::report::Meter for PositionMeter {
     }
 }
 
-/// The tracks as their encoders open, and the header boxes once all have.
-#[derive(Default)]
-struct Tracks {
-    expected: usize,
-    infos: Vec<TrackInfo>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The encode's live output: header boxes and fragments to every target's queue.
-pub struct Hub {
-    queues: Vec<Arc<Queue>>,
-    /// Added to every timestamp (`--start-time now`).
-    offset: u64,
-    tracks: Mutex<Tracks>,
-}
-
-/// `ftyp`, the live server manifest box and one `moov` for `tracks`: identical bytes for the same
-/// tracks, so every reconnect sends the same header boxes.
-pub fn header_boxes(tracks: &[TrackInfo]) -> Result<Vec<u8>, FormatError> {
-    let mut sorted = tracks.to_vec();
-    sorted.sort_by_key(|t| t.track_id);
-    let mut smil_tracks = Vec::new();
-    for t in &sorted {
-        let level = stream_index(&t.name, &[t], Vec::new())?.quality_levels.remove(0);
-        let server = ServerTrack {
-            kind: t.kind(),
-            src: String::new(),
-            system_bitrate: t.bitrate.max(1),
-            track_id: t.track_id,
-            track_name: t.name.clone(),
-            language: Some(t.language.clone()),
-        };
-        smil_tracks.push((server, level));
-    }
-    let smil = ServerManifest::ingest_xml(&smil_tracks)?;
-    let mut out = encode(&ftyp(), "ftyp")?;
-    out.extend(encode(&LiveServerManifestBox { smil }.to_unknown_box(), "live server manifest")?);
-    out.extend(encode(&moov_tracks(&sorted)?, "moov")?);
-    Ok(out)
-}
-
-impl LiveOutput for Hub {
-    fn expect(&self, tracks: usize) {
-        self.tracks.lock().unwrap_or_else(PoisonError::into_inner).expected = tracks;
-    }
-
-    fn track(&self, info: &TrackInfo) -> Box<dyn LiveTrack> {
-        let mut g = self.tracks.lock().unwrap_or_else(PoisonError::into_inner);
-        g.infos.push(info.clone());
-        if g.infos.len() == g.expected {
-            match header_boxes(&g.infos) {
-                Ok(h) => {
-                    let h = Arc::new(h);
-                    self.queues.iter().for_each(|q| q.set_header(Arc::clone(&h)));
-                }
-                Err(e) => {
-                    tracing::error!("building the header boxes: {e}");
-                    self.queues.iter().for_each(|q| q.abort());
-                }
-            }
-        }
-        Box::new(PushTrack { queues: self.queues.clone(), offset: self.offset, info: info.clone() })
-    }
-}
-
-struct PushTrack {
-    queues: Vec<Arc<Queue>>,
-    offset: u64,
-    info: TrackInfo,
-}
-
-impl LiveTrack for PushTrack {
-    fn fragment(&mut self, fragment: &Fragment, sequence: u32) -> Result<u64, FormatError> {
-        let shifted;
-        let f = if self.offset == 0 {
-            fragment
-        } else {
-            let by = self.offset as i64;
-            shifted = Fragment {
-                start: fragment.start + self.offset,
-                end: fragment.end + self.offset,
-                samples: fragment.samples.iter().map(|s| Sample { pts: s.pts + by, ..s.clone() }).collect(),
+    #[test]
+    fn the_progress_line_names_each_target_its_state_and_how_far_it_sent() {
+        let conn = |target, up: bool, sent, until| {
+            let c = Connection {
+                target,
+                url: TargetUrl::parse("http://h/S.isml/Streams(1)").unwrap(),
+                queue: Arc::new(queue::Queue::new(4, 1 << 20)),
             };
-            &shifted
+            c.queue.connected.store(up, Ordering::Relaxed);
+            c.queue.sent.store(sent, Ordering::Relaxed);
+            c.queue.sent_until.store(1_000 * TIMESCALE + until, Ordering::Relaxed);
+            Arc::new(c)
         };
-        let bytes = Arc::new(fragment_bytes(&self.info, f, sequence)?);
-        let item = Item { track_id: self.info.track_id, time: f.start, bytes: Arc::clone(&bytes) };
-        for (i, q) in self.queues.iter().enumerate() {
-            let dropped = q.push(item.clone());
-            if dropped > 0 {
-                tracing::warn!(
-                    "target {}: buffer full: dropped the {dropped} oldest waiting fragment(s) ({} dropped in all)",
-                    i + 1,
-                    q.dropped()
-                );
-            }
-        }
-        Ok(bytes.len() as u64)
+        let conns =
+            [conn(0, true, 5, 8 * TIMESCALE), conn(0, false, 4, 6 * TIMESCALE), conn(1, true, 9, 10 * TIMESCALE)];
+        let line = progress_line(Duration::from_secs(10), 10 * TIMESCALE as i64, 2, 1_000 * TIMESCALE, &conns);
+        assert_eq!(
+            line,
+            "t=10.0 s encoded (1.00x real time); \
+             target 1: 1/2 connected, 9 sent (to t=6.0 s), 0 waiting, 0 reconnects; \
+             target 2: connected, 9 sent (to t=10.0 s), 0 waiting, 0 reconnects"
+        );
     }
 }

@@ -13,6 +13,8 @@ pub struct Item {
     pub track_id: u32,
     /// `tfxd` time, ticks.
     pub time: u64,
+    /// `tfxd` duration, ticks.
+    pub duration: u64,
     pub bytes: Arc<Vec<u8>>,
 }
 
@@ -46,6 +48,8 @@ pub struct Queue {
     max_bytes: usize,
     /// For the progress line, kept by the target thread: fragments sent, reconnects, connected.
     pub sent: AtomicU64,
+    /// End time (ticks, `tfxd` time + duration) of the newest fragment sent; 0 before any.
+    pub sent_until: AtomicU64,
     pub reconnects: AtomicU64,
     pub connected: AtomicBool,
 }
@@ -58,6 +62,7 @@ impl Queue {
             max_items: max_items.max(1),
             max_bytes,
             sent: AtomicU64::new(0),
+            sent_until: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             connected: AtomicBool::new(false),
         }
@@ -161,7 +166,7 @@ mod tests {
     use super::*;
 
     fn item(time: u64, size: usize) -> Item {
-        Item { track_id: 1, time, bytes: Arc::new(vec![0; size]) }
+        Item { track_id: 1, time, duration: 1, bytes: Arc::new(vec![0; size]) }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! One `--to` target on its own thread, with its own reconnect state: probe, one chunked POST
+//! One connection (a `--to` target, or one track of it) on its own thread, with its own reconnect state: probe, one chunked POST
 //! carrying the header boxes and then the fragments as they come; on a dropped connection, a
 //! timeout or an error answer, reconnect with backoff, send the **identical** header boxes, resend
 //! the last two fragments of every track, and go on from the queue. Ends with an empty `mfra` and
@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::http::{probe, Post};
 use super::queue::{Item, Next, Queue};
+use super::tls::Tls;
 use super::url::TargetUrl;
 use super::PushError;
 
@@ -56,10 +57,16 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const END_ANSWER: Duration = Duration::from_secs(15);
 
 /// Runs the target until the stream ended there (or it gave up, or the encode aborted).
-pub fn run(cfg: &TargetConfig, queue: &Queue, status: &dyn Fn(&str)) -> (TargetTotals, Result<(), PushError>) {
+pub fn run(
+    cfg: &TargetConfig,
+    queue: &Queue,
+    tls: &Tls,
+    status: &dyn Fn(&str),
+) -> (TargetTotals, Result<(), PushError>) {
     let mut t = Target {
         cfg,
         queue,
+        tls,
         totals: TargetTotals { url: cfg.url.text.clone(), ..Default::default() },
         recent: BTreeMap::new(),
     };
@@ -71,6 +78,7 @@ pub fn run(cfg: &TargetConfig, queue: &Queue, status: &dyn Fn(&str)) -> (TargetT
 struct Target<'a> {
     cfg: &'a TargetConfig,
     queue: &'a Queue,
+    tls: &'a Tls,
     totals: TargetTotals,
     /// The last two fragments sent of each track, oldest first.
     recent: BTreeMap<u32, Vec<Item>>,
@@ -158,15 +166,20 @@ impl Target<'_> {
     fn connect(&mut self, header: &[u8], again: bool) -> Result<Result<Post, String>, Fatal> {
         let url = &self.cfg.url;
         let token = self.cfg.token.as_deref();
-        match probe(url, token) {
-            Err(e) => return Ok(Err(format!("cannot reach the point: {e}"))),
+        match probe(url, self.tls, token) {
+            Err(e) => {
+                if let Some(why) = super::tls::rejected(&e) {
+                    return Err(Fatal(PushError::Untrusted { url: url.text.clone(), why }));
+                }
+                return Ok(Err(format!("cannot reach the point: {e}")));
+            }
             Ok(a) if a.status == 200 => {}
             Ok(a) if (400..500).contains(&a.status) && a.status != 408 && a.status != 429 => {
                 return Err(Fatal(PushError::Refused { url: url.text.clone(), status: a.status, text: a.text }));
             }
             Ok(a) => return Ok(Err(format!("the point answered {} ({})", a.status, a.text))),
         }
-        let mut post = match Post::open(url, token, self.cfg.send_timeout) {
+        let mut post = match Post::open(url, self.tls, token, self.cfg.send_timeout) {
             Ok(p) => p,
             Err(e) => return Ok(Err(format!("cannot open the POST: {e}"))),
         };
@@ -205,6 +218,7 @@ impl Target<'_> {
                     }
                     self.totals.fragments += 1;
                     self.queue.sent.fetch_add(1, Ordering::Relaxed);
+                    self.queue.sent_until.fetch_max(item.time + item.duration, Ordering::Relaxed);
                     self.totals.bytes += item.bytes.len() as u64;
                     let recent = self.recent.entry(item.track_id).or_default();
                     recent.push(item);

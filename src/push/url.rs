@@ -1,4 +1,4 @@
-//! A push target: `http://HOST[:PORT]/PATH/NAME.isml/Streams(ID)` (or `…/Events(EID)/Streams(ID)`).
+//! A push target: `http[s]://HOST[:PORT]/PATH/NAME.isml/Streams(ID)` (or `…/Events(EID)/Streams(ID)`).
 
 use std::fmt;
 
@@ -15,6 +15,8 @@ pub struct TargetUrl {
     pub path: String,
     /// The URL as given, for messages.
     pub text: String,
+    /// `https://`: the connection is TLS, the server's name in `host` is verified.
+    pub tls: bool,
 }
 
 impl fmt::Display for TargetUrl {
@@ -26,15 +28,15 @@ impl fmt::Display for TargetUrl {
 impl TargetUrl {
     pub fn parse(text: &str) -> Result<Self, PushError> {
         let bad = |why: &str| PushError::Usage(format!("{text}: {why}"));
-        if text.starts_with("https://") {
-            return Err(bad(
-                "https is not supported (no TLS client in ssfpack); push over http, e.g. through a local TLS tunnel",
-            ));
-        }
-        let rest = text.strip_prefix("http://").ok_or_else(|| bad("the URL must start with http://"))?;
+        let (tls, rest) = match (text.strip_prefix("https://"), text.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => return Err(bad("the URL must start with http:// or https://")),
+        };
+        let default_port = if tls { 443 } else { 80 };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
-            None => return Err(bad("no path: expected http://HOST[:PORT]/PATH/NAME.isml/Streams(ID)")),
+            None => return Err(bad("no path: expected http[s]://HOST[:PORT]/PATH/NAME.isml/Streams(ID)")),
         };
         if authority.is_empty() || authority.contains('@') {
             return Err(bad("no host (credentials in the URL are not supported; use --token)"));
@@ -52,21 +54,49 @@ impl TargetUrl {
         };
         if !stream_ok || !layout_ok || path.chars().any(|c| c.is_ascii_control() || c == ' ') {
             return Err(bad(
-                "expected http://HOST[:PORT]/PATH/NAME.isml/Streams(ID) or …/NAME.isml/Events(EID)/Streams(ID)",
+                "expected http[s]://HOST[:PORT]/PATH/NAME.isml/Streams(ID) or …/NAME.isml/Events(EID)/Streams(ID)",
             ));
         }
         let with_port = if authority.starts_with('[') {
             if authority.contains("]:") {
                 authority.to_string()
             } else {
-                format!("{authority}:80")
+                format!("{authority}:{default_port}")
             }
         } else if authority.contains(':') {
             authority.to_string()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{default_port}")
         };
-        Ok(TargetUrl { authority: with_port, host: authority.to_string(), path: path.to_string(), text: text.into() })
+        Ok(TargetUrl {
+            authority: with_port,
+            host: authority.to_string(),
+            path: path.to_string(),
+            text: text.into(),
+            tls,
+        })
+    }
+
+    /// The host name alone (no port, no IPv6 brackets): what TLS verifies.
+    pub fn server_name(&self) -> &str {
+        let h = &self.host;
+        if let Some(rest) = h.strip_prefix('[') {
+            return rest.split(']').next().unwrap_or(rest);
+        }
+        h.rsplit_once(':').map_or(h.as_str(), |(name, _)| name)
+    }
+
+    /// The same point with the stream `Streams(ID)` renamed `Streams(ID_SUFFIX)`: one track's own
+    /// POST (`--post-per-track`).
+    pub fn for_track(&self, suffix: &str) -> TargetUrl {
+        let rename = |s: &str| match s.rfind("Streams(") {
+            Some(i) => {
+                let close = s[i..].find(')').map_or(s.len(), |j| i + j);
+                format!("{}_{suffix}{}", &s[..close], &s[close..])
+            }
+            None => s.to_string(),
+        };
+        TargetUrl { path: rename(&self.path), text: rename(&self.text), ..self.clone() }
     }
 }
 
@@ -81,7 +111,6 @@ mod tests {
         let t = TargetUrl::parse("http://example.com/Show.isml/Events(e1)/Streams(1)?token=x").unwrap();
         assert_eq!(t.authority, "example.com:80");
         for bad in [
-            "https://h/S.isml/Streams(1)",
             "ftp://h/S.isml/Streams(1)",
             "http://h/S.ism/Streams(1)",
             "http://h/S.isml",
@@ -91,7 +120,13 @@ mod tests {
         ] {
             assert!(TargetUrl::parse(bad).is_err(), "{bad}");
         }
-        let e = TargetUrl::parse("https://h/S.isml/Streams(1)").unwrap_err().to_string();
-        assert!(e.contains("https is not supported"), "{e}");
+        let t = TargetUrl::parse("https://origin.example/S.isml/Streams(1)").unwrap();
+        assert_eq!((t.tls, t.authority.as_str(), t.server_name()), (true, "origin.example:443", "origin.example"));
+        let t = TargetUrl::parse("https://[::1]:8443/S.isml/Streams(1)").unwrap();
+        assert_eq!((t.authority.as_str(), t.server_name()), ("[::1]:8443", "::1"));
+        let t = TargetUrl::parse("http://h:81/S.isml/Events(e)/Streams(cam1)?x=1").unwrap().for_track("video1");
+        assert_eq!(t.path, "/S.isml/Events(e)/Streams(cam1_video1)?x=1");
+        assert_eq!(t.text, "http://h:81/S.isml/Events(e)/Streams(cam1_video1)?x=1");
+        assert_eq!(t.server_name(), "h");
     }
 }

@@ -5,8 +5,11 @@
 // nothing is fetched from another host (dash.js's default clock is time.akamai.com), and, for the
 // point's page, that a seek back into the DVR window resumes and "Go live" returns to the edge.
 //
-// Environment: ORIGIN_URL (ssfpack serve), SCREENSHOT_DIR, LIVE_POINT (a point being pushed to),
-// IDLE_POINT (a point nobody pushes to). Closing line: "N passed, M failed".
+// A second point is pushed by `ssfpack push --post-per-track` (one POST per track), played the same way.
+//
+// Environment: ORIGIN_URL (ssfpack serve), SCREENSHOT_DIR, LIVE_POINT (a point FFmpeg pushes to),
+// PUSHED_POINT (a point `ssfpack push` pushes to), IDLE_POINT (a point nobody pushes to).
+// Closing line: "N passed, M failed".
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +18,7 @@ const ORIGIN = process.env.ORIGIN_URL;
 const SHOTS = process.env.SCREENSHOT_DIR || 'screenshots';
 const LIVE = process.env.LIVE_POINT || 'live';
 const IDLE = process.env.IDLE_POINT || 'idle';
+const PUSHED = process.env.PUSHED_POINT || 'pushed';
 // Most 412 (not yet available) answers a scenario may see: dash.js may ask once or twice too early.
 const MAX_412 = 3;
 mkdirSync(SHOTS, { recursive: true });
@@ -99,11 +103,11 @@ function checkRecord(rec, errors) {
 
 // Waits until the point's live manifest lists at least `secs` s of video (so that a seek back to
 // the start of the DVR window lands outside what the player buffered from the edge).
-async function waitForEvent(secs, timeoutMs = 60000) {
+async function waitForEvent(secs, timeoutMs = 60000, point = LIVE) {
   const end = Date.now() + timeoutMs;
   let listed = 0;
   for (;;) {
-    const r = await fetch(`${ORIGIN}/${LIVE}.isml/Manifest`, { cache: 'no-store' }).catch(() => null);
+    const r = await fetch(`${ORIGIN}/${point}.isml/Manifest`, { cache: 'no-store' }).catch(() => null);
     if (r && r.ok) {
       const xml = await r.text();
       const video = xml.split('<StreamIndex').find((x) => /Type="video"/.test(x)) || '';
@@ -207,6 +211,36 @@ async function htmlPage(browser) {
   }
 }
 
+// `ssfpack push --post-per-track` (run.sh: two rungs and the audio, each on its own POST): the point
+// joins the three streams into one event, which dash.js plays live, fetching every track.
+async function pushedPage(browser) {
+  const listed = await waitForEvent(6, 90000, PUSHED);
+  const manifest = await (await fetch(`${ORIGIN}/${PUSHED}.isml/Manifest`, { cache: 'no-store' })).text();
+  const levels = (type) => ((manifest.split('<StreamIndex').find((x) => new RegExp(`Type="${type}"`).test(x)) || '')
+    .match(/<QualityLevel\b/g) || []).length;
+  if (levels('video') !== 2 || levels('audio') !== 1) {
+    throw new Error(`expected 2 video levels and 1 audio level from three POSTs: ${manifest.slice(0, 600)}`);
+  }
+  const { context, page, rec } = await openPage(browser);
+  const tracks = new Set();
+  page.on('response', (r) => {
+    const m = decodeURIComponent(r.url()).match(/QualityLevels\((\d+)\)\/Fragments\((\w+)=/);
+    if (m && r.status() === 200) tracks.add(`${m[2]}@${m[1]}`);
+  });
+  try {
+    const { a, b } = await playLive(page, `${ORIGIN}/${PUSHED}.isml/player`, 4);
+    if (![...tracks].some((t) => t.startsWith('audio@'))) throw new Error(`no audio fragment fetched: ${[...tracks]}`);
+    await page.screenshot({ path: join(SHOTS, 'live-pushed.png') });
+    return `${listed.toFixed(0)} s listed, 2 video + 1 audio levels; t=${a.t.toFixed(1)} → ${b.t.toFixed(1)}, ` +
+      `${b.frames - a.frames} frames; fetched ${[...tracks].sort().join(' ')}; ${checkRecord(rec, b.errors)}`;
+  } catch (e) {
+    await page.screenshot({ path: join(SHOTS, 'live-pushed-failed.png') }).catch(() => {});
+    throw new Error(`${e.message}; http: ${rec.bad.slice(0, 5).join(' | ')}; offsite: ${rec.offsite.join(' ')}`);
+  } finally {
+    await context.close();
+  }
+}
+
 // A point nobody pushes to: the page waits for the encoder, with no error.
 async function idlePage(browser) {
   const { context, page, rec } = await openPage(browser);
@@ -261,6 +295,7 @@ const tests = [
   ['live · idle point page waits for the encoder', () => idlePage(browser)],
   ['live · dash.js · NAME.isml/player (live edge, DVR seek, go live)', () => pointPage(browser)],
   ['live · dash.js · NAME.html', () => htmlPage(browser)],
+  ['live · dash.js · ssfpack push --post-per-track', () => pushedPage(browser)],
 ];
 const only = process.env.ONLY;
 let passed = 0;

@@ -78,6 +78,7 @@ static_port=$(free_port)
 # Live: a point to push to and one nobody pushes to.
 "$bin" live create "$work/origin/live.isml" >/dev/null || fail "live create failed"
 "$bin" live create "$work/origin/idle.isml" >/dev/null || fail "live create failed"
+"$bin" live create "$work/origin/pushed.isml" >/dev/null || fail "live create failed"
 "$bin" serve "$work/origin" --addr "127.0.0.1:$origin_port" \
   --player-js-dir "$here/node_modules/dashjs/dist" --access-log "$work/access.log" 2>"$work/serve.log" &
 pids+=($!)
@@ -97,6 +98,10 @@ ffmpeg -nostdin -hide_banner -loglevel error -re \
   -c:a aac -b:a 96k -movflags isml+frag_keyframe -f ismv \
   "http://127.0.0.1:$origin_port/live.isml/Streams(s1)" 2>"$work/push.log" &
 pids+=($!)
+# And ssfpack's own encoder, one POST per track, looping the clip until cleanup stops it.
+"$bin" push "$work/clip.mp4" "http://127.0.0.1:$origin_port/pushed.isml/Streams(enc)" --loop --post-per-track \
+  --ladder 320x180@300k,160x90@100k --x264-preset ultrafast -q 2>"$work/ssfpack-push.log" &
+pids+=($!)
 
 mkdir -p "$repo/target/browser-screenshots"
 status=0
@@ -107,7 +112,7 @@ failed=0
 run_tests() {
   local out="$work/$1.out" rc=0
   (cd "$here" && ORIGIN_URL="http://127.0.0.1:$origin_port" STATIC_URL="http://127.0.0.1:$static_port" \
-    SCREENSHOT_DIR="$repo/target/browser-screenshots" PRESENTATION=clip LIVE_POINT=live IDLE_POINT=idle \
+    SCREENSHOT_DIR="$repo/target/browser-screenshots" PRESENTATION=clip LIVE_POINT=live IDLE_POINT=idle PUSHED_POINT=pushed \
     timeout 240 node "$1") >"$out" 2>&1 || rc=$?
   grep -Ev '^[0-9]+ passed, [0-9]+ failed$' "$out" || true
   local line
@@ -125,9 +130,13 @@ run_tests() {
 run_tests playback.test.mjs
 run_tests text.test.mjs
 run_tests live.test.mjs
-if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+if ! kill -0 "${pids[-2]}" 2>/dev/null; then
   echo "the live push ended early:" >&2
   cat "$work/push.log" >&2
+fi
+if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+  echo "ssfpack push ended early:" >&2
+  cat "$work/ssfpack-push.log" >&2
 fi
 echo "origin access log: $(wc -l <"$work/access.log") requests; $(grep -c '" 200 ' "$work/access.log" || true) answered 200" >&2
 grep -v '" 200 ' "$work/access.log" | grep -v ' "POST ' | sed 's/^/  not 200: /' | head -5 >&2 || true

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -34,7 +34,9 @@ pub enum Status {
 pub struct Point {
     pub isml: PathBuf,
     pub name: String,
-    pub settings: PointFile,
+    /// The `.isml` settings: read when the point opens and again when an event starts (a
+    /// changed file applies to the next event, as a started IIS point's settings are fixed).
+    settings: Mutex<Arc<PointFile>>,
     /// `NAME.archive` beside the `.isml`: one folder per event.
     pub archive: PathBuf,
     pub(super) state: Mutex<Option<Event>>,
@@ -85,9 +87,7 @@ impl Point {
     /// Opens the point at `isml`, reading its settings and the newest event of its archive (one
     /// interrupted by a crash goes on: its files are reopened).
     pub fn open(isml: &Path) -> Result<Self, LiveError> {
-        let text = std::fs::read_to_string(isml).map_err(|e| LiveError::io(isml, e))?;
-        let settings =
-            PointFile::from_xml(&text, &isml.display().to_string()).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        let settings = read_settings(isml)?;
         let file_name = isml.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let name = file_name.get(..file_name.len().saturating_sub(5)).unwrap_or("live").to_string();
         let archive = isml.with_file_name(format!("{name}.archive"));
@@ -104,7 +104,7 @@ impl Point {
         Ok(Point {
             isml: isml.to_path_buf(),
             name,
-            settings,
+            settings: Mutex::new(Arc::new(settings)),
             archive,
             state: Mutex::new(event),
             posts: AtomicUsize::new(0),
@@ -112,6 +112,20 @@ impl Point {
             manifest_cache: Mutex::new(None),
             fragment_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The point's settings now.
+    pub fn settings(&self) -> Arc<PointFile> {
+        Arc::clone(&self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Reads the `.isml` again (a new event starts); a file that no longer reads keeps the old
+    /// settings, with a warning.
+    pub(super) fn reload_settings(&self) {
+        match read_settings(&self.isml) {
+            Ok(s) => *self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(s),
+            Err(e) => tracing::warn!("{}: keeping the previous settings: {e}", self.isml.display()),
+        }
     }
 
     /// Marks the event changed (cached manifests are stale).
@@ -163,7 +177,8 @@ impl Point {
             }
         }
         names.sort_by_key(|n| event.tracks.iter().find(|t| t.info.name == *n).map(|t| t.kind() != TrackKind::Video));
-        let window = self.settings.dvr_window.saturating_mul(TIMESCALE);
+        let settings = self.settings();
+        let window = settings.dvr_window.saturating_mul(TIMESCALE);
         let mut streams = Vec::new();
         let mut end = 0;
         for name in names {
@@ -191,7 +206,7 @@ impl Point {
         if !event.ended {
             m.duration = 0;
             m.is_live = true;
-            m.lookahead_count = Some(self.settings.lookahead_chunks);
+            m.lookahead_count = Some(settings.lookahead_chunks);
             m.dvr_window_length = Some(window);
         }
         Ok(Some(m))
@@ -232,15 +247,16 @@ impl Point {
         // Outside the DVR window: 404. A margin of (lookahead + 4) fragments past the window the
         // manifest lists, because a player's idea of the window lags the origin's (dash.js builds
         // it from the fragments it fetched; a paused player more so).
-        let window = self.settings.dvr_window.saturating_mul(TIMESCALE);
+        let settings = self.settings();
+        let window = settings.dvr_window.saturating_mul(TIMESCALE);
         if window > 0 && !event.ended {
             let last = &frags[frags.len() - 1];
-            let margin = (u64::from(self.settings.lookahead_chunks) + 4) * frags[i].duration;
+            let margin = (u64::from(settings.lookahead_chunks) + 4) * frags[i].duration;
             if frags[i].time + frags[i].duration + window + margin <= last.time {
                 return Err(LiveError::NotFound("outside the DVR window"));
             }
         }
-        let want = self.settings.lookahead_chunks.max(1) as usize;
+        let want = settings.lookahead_chunks.max(1) as usize;
         let n = want.min(frags.len() - i - 1);
         let key = (event.id.clone(), req.track.clone(), req.bitrate, req.time, info);
         if let Some(b) = self.fragment_cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
@@ -303,4 +319,9 @@ fn newest_event(archive: &Path) -> Option<PathBuf> {
         std::fs::read_dir(archive).ok()?.flatten().map(|e| e.path()).filter(|p| p.join(STATE_FILE).is_file()).collect();
     dirs.sort();
     dirs.pop()
+}
+
+fn read_settings(isml: &Path) -> Result<PointFile, LiveError> {
+    let text = std::fs::read_to_string(isml).map_err(|e| LiveError::io(isml, e))?;
+    PointFile::from_xml(&text, &isml.display().to_string()).map_err(|e| LiveError::Invalid(e.to_string()))
 }

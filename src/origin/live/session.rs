@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use crate::format::boxes::LIVE_SERVER_MANIFEST_UUID;
+use crate::format::boxes::{UuidBox, LIVE_SERVER_MANIFEST_UUID};
 use crate::format::fragmenter::Fragment;
 use crate::format::live::{ingest_fragment, LiveServerManifestBox};
 use crate::format::manifest::{ServerManifest, ServerTrack};
@@ -252,6 +252,7 @@ impl Point {
                 old.finish()?;
                 tracing::info!("{}: event {} archived in {}", self.name, old.id, old.dir.display());
             }
+            self.reload_settings();
             *guard = Some(Event::create(&self.archive, &self.name)?);
         }
         let event = guard.as_mut().ok_or(LiveError::NotFound("no event"))?;
