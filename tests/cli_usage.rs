@@ -165,7 +165,8 @@ fn keep_aspect_ladders_parse_as_written_and_other_aspects_fit_inside() {
     let s =
         package(&testdata("sample.mp4"), &dir.path().join("c"), &[&["--ladder", "160x160@100k"][..], &fast].concat());
     assert_eq!(rung_sizes(&s), [(160, 90)]);
-    let note = s["notes"][0].as_str().unwrap_or_default();
+    assert_eq!(s["notes"][0]["kind"], "ladder", "{s:#}");
+    let note = s["notes"][0]["message"].as_str().unwrap_or_default();
     assert!(note.starts_with("--ladder 160x160@100k: encoded as 160x90"), "{s:#}");
     assert_eq!(s["warnings"], serde_json::json!([]));
 }

@@ -50,6 +50,7 @@ fn options(input: &Path, output: &Path) -> PackageOptions {
         allow_truncated: true,
         threads: Some(1),
         text: Default::default(),
+        streams: Default::default(),
     }
 }
 

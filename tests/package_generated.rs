@@ -306,8 +306,8 @@ fn every_audio_track_with_its_language() {
     assert_eq!(
         audio,
         vec![
-            ("multi_audio_eng_0.isma".into(), "audio".into(), "eng".into(), 96_000),
-            ("multi_audio_fra_1.isma".into(), "audio_1".into(), "fra".into(), 96_000)
+            ("multi_audio_eng_0.isma".into(), "audio_eng".into(), "eng".into(), 96_000),
+            ("multi_audio_fra_1.isma".into(), "audio_fra".into(), "fra".into(), 96_000)
         ]
     );
     assert_presentation(&out, Some(50), Some(2.0), Some(2.0));

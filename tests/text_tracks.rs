@@ -341,17 +341,21 @@ fn bitmap_subtitles_are_a_note_and_captions_are_capt() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let note = "subtitle stream #1 (dvd_subtitle, deu): not packaged: bitmap subtitles";
-    let notes = summary["notes"].to_string();
-    assert!(notes.contains(note), "{notes}");
+    let notes = summary["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n["kind"] == "dropped-stream" && n["message"].as_str().unwrap().starts_with(note)),
+        "{notes:?}"
+    );
     check(&out);
     let ismc = ClientManifest::from_xml(&std::fs::read_to_string(out.join("bitmap.ismc")).unwrap(), "ismc").unwrap();
     assert_eq!(ismc.streams.iter().filter(|s| s.kind == "text").count(), 1, "the bitmap stream is not a track");
     assert_eq!(ismc.stream("text_eng").unwrap().subtype.as_deref(), Some("CAPT"));
-    // Without --json, the note is one `note:` line of the output for people.
+    // Without --json too, the note is one `ssfpack: note:` line on stderr.
     let human = ssfpack(&args(&dir.join("out2"), false).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(human.status.success());
-    let all = format!("{}{}", String::from_utf8_lossy(&human.stdout), String::from_utf8_lossy(&human.stderr));
-    assert_eq!(all.lines().filter(|l| l.contains("note:") && l.contains(note)).count(), 1, "{all}");
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("ssfpack: note: ") && l.contains(note)).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
 }
 
 /// A minimal MPEG program stream with two DVD subpicture units (private stream 1, sub-stream
@@ -413,5 +417,6 @@ fn pack_copy_notes_the_text_tracks_it_does_not_carry() {
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let notes = summary["notes"].to_string();
     assert!(notes.contains("text track 2 (eng): not packaged: --copy carries video and audio only"), "{notes}");
+    assert!(notes.contains("dropped-stream"), "{notes}");
     check(&out);
 }

@@ -100,6 +100,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             allow_truncated: args.allow_truncated,
             threads: Some(args.threads.map_or(1, usize::from)),
             text: Default::default(),
+            streams: args.encode.streams(),
         },
         finish_options: format!("layout={:?} player_js_base={}", args.publish.layout, args.publish.player_js_base),
     };
@@ -167,6 +168,8 @@ struct Progress {
     multi: MultiProgress,
     overall: ProgressBar,
     state: Arc<Mutex<State>>,
+    /// Whether `note:` lines are printed (not with `--quiet`).
+    notes: bool,
 }
 
 #[derive(Default)]
@@ -189,7 +192,7 @@ impl Progress {
         let overall = multi.add(ProgressBar::new(1));
         overall.set_style(style("{prefix:>8} [{bar:30}] {percent:>3}% {msg} ETA {eta}"));
         overall.set_prefix("batch");
-        Progress { multi, overall, state: Arc::new(Mutex::new(State::default())) }
+        Progress { multi, overall, state: Arc::new(Mutex::new(State::default())), notes: bars }
     }
 
     fn clear(&self) {
@@ -209,6 +212,12 @@ impl Progress {
 impl BatchReport for Progress {
     fn warn(&self, message: &str) {
         self.multi.suspend(|| eprintln!("ssfpack: warning: {message}"));
+    }
+
+    fn note(&self, message: &str) {
+        if self.notes {
+            self.multi.suspend(|| eprintln!("ssfpack: note: {message}"));
+        }
     }
 
     fn planned(&self, files: usize, media_ms: u64) {

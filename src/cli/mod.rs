@@ -161,6 +161,46 @@ pub struct EncodeArgs {
     /// AAC-LC bitrate per audio track, with a unit: k (kbit/s) or M (e.g. 128k; 1k to 1000M).
     #[arg(long, value_name = "BITRATE", default_value = "128k", value_parser = parse_bitrate_arg)]
     pub audio_bitrate: u32,
+    /// Channels per audio track: 2 (stereo; mono stays mono), 6 (more than two channels become
+    /// 5.1), or source (the source's count, up to 5.1). A downmix is a note.
+    #[arg(long, value_name = "2|6|source", default_value = "2", value_parser = crate::pipeline::tracks::parse_channels,
+          help_heading = "Audio and video")]
+    pub audio_channels: crate::media::aac::Channels,
+    /// Audio tracks to package, in order: `all` (file order), or stream indexes and ISO 639-2
+    /// languages, e.g. `fra,eng` or `2,1`. The first is the default track. The others are notes.
+    #[arg(long, value_name = "all|LIST", default_value = "all", value_parser = crate::pipeline::tracks::parse_tracks,
+          help_heading = "Audio and video")]
+    pub audio_tracks: crate::pipeline::tracks::AudioTracks,
+    /// Language of the audio stream INDEX (e.g. 1=eng), for a track tagged `und` or mis-tagged
+    /// (repeatable).
+    #[arg(long, value_name = "INDEX=LANG", value_parser = crate::pipeline::tracks::parse_language,
+          help_heading = "Audio and video")]
+    pub audio_lang: Vec<(usize, String)>,
+    /// Deinterlace with libavfilter's bwdif: auto (when the stream's field order says interlaced,
+    /// or, if it does not say, when FFmpeg's idet finds the first seconds interlaced), on, off.
+    #[arg(long, value_name = "auto|on|off", default_value = "auto",
+          value_parser = crate::pipeline::tracks::parse_deinterlace, help_heading = "Audio and video")]
+    pub deinterlace: crate::media::filter::Deinterlace,
+    /// Pictures out of the deinterlacer: `frame` (one per frame, frame rate kept) or `field` (one
+    /// per field: 25i becomes 50 fps).
+    #[arg(long, value_name = "frame|field", default_value = "frame", value_parser = ["frame", "field"],
+          help_heading = "Audio and video")]
+    pub deinterlace_rate: String,
+}
+
+impl EncodeArgs {
+    /// The stream options of the encode.
+    pub fn streams(&self) -> crate::pipeline::tracks::StreamChoice {
+        crate::pipeline::tracks::StreamChoice {
+            audio: crate::pipeline::tracks::AudioChoice {
+                channels: self.audio_channels,
+                tracks: self.audio_tracks.clone(),
+                languages: self.audio_lang.clone(),
+            },
+            deinterlace: self.deinterlace,
+            field_rate: self.deinterlace_rate == "field",
+        }
+    }
 }
 
 fn parse_ladder_arg(s: &str) -> Result<crate::pipeline::ladder::LadderSpec, String> {

@@ -14,7 +14,7 @@ pub struct OutputArgs {
     /// Replace an existing output folder (only once the new presentation is complete).
     #[arg(long, help_heading = "Output")]
     pub force: bool,
-    /// No progress bars and no summary (warnings are still printed).
+    /// No progress bars, no `note:` lines and no summary (warnings are still printed).
     #[arg(short, long, help_heading = "Progress and reports")]
     pub quiet: bool,
     /// Print a machine-readable summary on stdout (schema in the README); progress bars still go
@@ -47,6 +47,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
     let input = args.input.context("missing INPUT")?;
     let output = args.output.context("missing -o DIR")?;
     let signal = super::signals::install()?;
+    let streams = args.encode.streams();
     let opts = PackageOptions {
         input: input.clone(),
         output: output.clone(),
@@ -59,6 +60,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         allow_truncated: args.allow_truncated,
         threads: args.threads.map(usize::from),
         text: args.text.options(),
+        streams,
     };
     let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
     let terminal = args.out.terminal();
@@ -156,7 +158,4 @@ fn print_summary(s: &Summary, verb: &str) {
         others.push(&split);
     }
     println!("  {}", others.join(", "));
-    for n in &s.notes {
-        println!("  note: {n}");
-    }
 }

@@ -10,10 +10,12 @@ use std::time::Instant;
 use indicatif::{HumanDuration, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::format::TIMESCALE;
-use crate::pipeline::report::{Meter, Report};
+use crate::pipeline::report::{Meter, Note, Report};
 
 pub struct Terminal {
     multi: MultiProgress,
+    /// Whether notes are printed (not with `--quiet`).
+    notes: bool,
 }
 
 impl Terminal {
@@ -24,7 +26,14 @@ impl Terminal {
         } else {
             ProgressDrawTarget::hidden()
         };
-        Terminal { multi: MultiProgress::with_draw_target(target) }
+        Terminal { multi: MultiProgress::with_draw_target(target), notes: bars }
+    }
+
+    /// Whether `ssfpack: note: …` lines are printed (default: when bars may be drawn, i.e. not
+    /// `--quiet`).
+    pub fn with_notes(mut self, notes: bool) -> Self {
+        self.notes = notes;
+        self
     }
 
     /// Removes the bars once the job has ended.
@@ -36,6 +45,12 @@ impl Terminal {
 impl Report for Terminal {
     fn warn(&self, message: &str) {
         self.multi.suspend(|| eprintln!("ssfpack: warning: {message}"));
+    }
+
+    fn note(&self, note: &Note) {
+        if self.notes {
+            self.multi.suspend(|| eprintln!("ssfpack: note: {}", note.message));
+        }
     }
 
     fn meter(&self, label: Option<&str>, total: Option<u64>) -> Box<dyn Meter> {

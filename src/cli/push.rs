@@ -86,6 +86,7 @@ pub fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         }
         s => s.map(Duration::from_secs_f64),
     };
+    let streams = args.encode.streams();
     let opts = PushOptions {
         stream: StreamOptions {
             input: args.input.clone(),
@@ -95,6 +96,7 @@ pub fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
             audio_bitrate: args.encode.audio_bitrate,
             threads: args.threads.map(usize::from),
             looping: args.looping,
+            streams,
         },
         targets,
         token: args.token,
@@ -112,7 +114,7 @@ pub fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
             eprintln!("ssfpack push: {line}");
         }
     };
-    let terminal = super::progress::Terminal::new(false);
+    let terminal = super::progress::Terminal::new(false).with_notes(!quiet);
     let summary =
         push::run(&opts, &signal, &terminal, &status).with_context(|| format!("push {}", args.input.display()))?;
     if args.json {

@@ -1,4 +1,6 @@
-//! Language codes: what a source or a user writes (ISO 639-1 `en`, 639-2/B `fre`, 639-2/T `fra`,
+//! Language codes as Smooth Streaming manifests carry them (`Language`: ISO 639-2/T, three
+//! lower-case letters; the twenty 639-2/B codes that differ map to their terminology form, so `fre`
+//! and `fra` name one language and stream names stay unique). From what a source or a user writes (ISO 639-1 `en`, 639-2/B `fre`, 639-2/T `fra`,
 //! a BCP 47 tag `en-US`, any case) to the ISO 639-2/T code Smooth Streaming's `Language` carries,
 //! and back to the shortest BCP 47 form TTML's `xml:lang` prefers.
 
@@ -71,6 +73,17 @@ pub fn to_iso639_2t(code: &str) -> Option<String> {
     }
 }
 
+/// `code` as ISO 639-2/T when it is a three-letter code (`fre`, `FRA` → `fra`), or `None` if it is
+/// not three ASCII letters (a two-letter code is not accepted here: stream metadata and
+/// `--audio-lang` take 639-2 codes; [`to_iso639_2t`] takes 639-1 too).
+pub fn iso639_2t(code: &str) -> Option<String> {
+    let l = code.trim();
+    if l.len() != 3 {
+        return None;
+    }
+    to_iso639_2t(l)
+}
+
 /// Like [`to_iso639_2t`], with `und` for what is missing or unknown.
 pub fn normalize(code: Option<&str>) -> String {
     code.and_then(to_iso639_2t).unwrap_or_else(|| "und".to_string())
@@ -99,5 +112,14 @@ mod tests {
         assert_eq!(normalize(None), "und");
         assert_eq!(to_bcp47("deu"), "de");
         assert_eq!(to_bcp47("und"), "und");
+    }
+
+    #[test]
+    fn bibliographic_codes_become_terminology_codes() {
+        assert_eq!(iso639_2t("fre").as_deref(), Some("fra"));
+        assert_eq!(iso639_2t("GER").as_deref(), Some("deu"));
+        assert_eq!(iso639_2t("eng").as_deref(), Some("eng"));
+        assert_eq!(iso639_2t("en"), None);
+        assert_eq!(iso639_2t("e1g"), None);
     }
 }

@@ -26,10 +26,26 @@ use super::{AudioFrame, EncodedPacket, MediaError};
 /// Samples per AAC-LC frame.
 pub const FRAME: usize = 1024;
 
+/// How many channels an AAC track keeps (`--audio-channels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Channels {
+    /// `2`: mono stays mono, everything else becomes stereo (what every player plays).
+    #[default]
+    Stereo,
+    /// `6`: more than two channels become 5.1; mono and stereo stay as they are (never upmixed).
+    Surround,
+    /// `source`: the source's channel count, up to 5.1 (7.1 and more become 5.1).
+    Source,
+}
+
+/// Most channels an AAC-LC track gets: 5.1 (channel configuration 6), which every AAC-LC
+/// decoder plays; 7.1 (configuration 7) is left out (players and browsers differ).
+pub const MAX_CHANNELS: u16 = 6;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AacSettings {
     pub sample_rate: u32,
-    /// 1 (mono) or 2 (stereo).
+    /// 1 to 6: mono, stereo, 3.0, 4.0, 5.0, 5.1 (the AAC channel configurations 1 to 6).
     pub channels: u16,
     /// Bits per second.
     pub bitrate: u64,
@@ -39,11 +55,52 @@ impl AacSettings {
     /// What a source track becomes: 44.1 and 48 kHz are kept, anything else is resampled to 48 kHz;
     /// mono stays mono, everything else is mixed to stereo.
     pub fn for_source(sample_rate: u32, channels: u16, bitrate: u64) -> Self {
+        Self::for_source_with(sample_rate, channels, bitrate, Channels::Stereo)
+    }
+
+    /// As [`AacSettings::for_source`], with the channel count `choice` gives.
+    pub fn for_source_with(sample_rate: u32, channels: u16, bitrate: u64, choice: Channels) -> Self {
+        let channels = match (choice, channels) {
+            (_, 1) => 1,
+            (Channels::Stereo, _) | (Channels::Surround, 0..=2) => 2,
+            (Channels::Surround, _) => MAX_CHANNELS,
+            (Channels::Source, 0) => 2,
+            (Channels::Source, n) => n.min(MAX_CHANNELS),
+        };
         AacSettings {
             sample_rate: if sample_rate == 44_100 || sample_rate == 48_000 { sample_rate } else { 48_000 },
-            channels: if channels == 1 { 1 } else { 2 },
+            channels,
             bitrate,
         }
+    }
+}
+
+/// The layout of AAC channel configuration `channels` (ISO/IEC 14496-3 table 1.19), as FFmpeg's
+/// `aac` encoder takes it: its 5.1 is FFmpeg's `5.1` (back surrounds), which it signals as
+/// configuration 6 in the AudioSpecificConfig; a source's side surrounds are mixed into it by
+/// swresample.
+pub fn layout(channels: u16) -> ChannelLayout {
+    match channels {
+        1 => ChannelLayout::MONO,
+        3 => ChannelLayout::SURROUND,
+        4 => ChannelLayout::_4POINT0,
+        5 => ChannelLayout::_5POINT0_BACK,
+        6 => ChannelLayout::_5POINT1_BACK,
+        _ => ChannelLayout::STEREO,
+    }
+}
+
+/// A channel count in words: `mono`, `stereo`, `5.1`, `7.1`, else `N channels`.
+pub fn channels_name(channels: u16) -> String {
+    match channels {
+        1 => "mono".into(),
+        2 => "stereo".into(),
+        3 => "3.0".into(),
+        4 => "4.0".into(),
+        5 => "5.0".into(),
+        6 => "5.1".into(),
+        8 => "7.1".into(),
+        n => format!("{n} channels"),
     }
 }
 
@@ -71,7 +128,7 @@ impl AacEncoder {
             .encoder()
             .audio()
             .map_err(|e| MediaError::ffmpeg(format!("{context}: aac"), e))?;
-        let layout = ChannelLayout::default(i32::from(settings.channels));
+        let layout = layout(settings.channels);
         enc.set_rate(settings.sample_rate as i32);
         enc.set_format(Sample::F32(SampleType::Planar));
         enc.set_channel_layout(layout);

@@ -6,45 +6,13 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use ff::codec::threading;
-use ff::format::stream::Disposition;
 use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
 
+use super::filter::{self, Dynamic, VideoFilter};
+pub use super::streams::{display_matrix_rotation, AudioInfo, OtherStream, SourceOptions, VideoInfo};
+use super::streams::{normalize_language, other_stream, pick_video, rotation};
 use super::{AudioFrame, MediaError, Ratio, VideoFrame};
-
-/// The chosen video stream, as the decoder reports it once opened.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VideoInfo {
-    pub stream_index: usize,
-    /// Decoder name, e.g. `h264`, `vp9`, `mpeg2video`.
-    pub codec: String,
-    /// Coded (storage) size, before the sample aspect ratio and rotation are applied.
-    pub width: u32,
-    pub height: u32,
-    /// Sample (pixel) aspect ratio, `None` when unknown or square.
-    pub sample_aspect: Option<Ratio>,
-    /// Clockwise rotation a player applies (0, 90, 180 or 270), from the display matrix.
-    pub rotation: u32,
-    pub time_base: Ratio,
-    /// Average frame rate if the container knows it, else the real base frame rate.
-    pub frame_rate: Option<Ratio>,
-    /// Stream duration in seconds if known.
-    pub duration: Option<f64>,
-    /// Frame count if the container states it (MP4 does, TS doesn't).
-    pub frames: Option<u64>,
-}
-
-/// One audio stream of the source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AudioInfo {
-    pub stream_index: usize,
-    pub codec: String,
-    pub sample_rate: u32,
-    pub channels: u16,
-    /// ISO 639-2 language from the stream's metadata, `und` if absent.
-    pub language: String,
-    pub time_base: Ratio,
-}
 
 /// The smallest and largest coded video sizes accepted: below one macroblock there is nothing to
 /// scale, and above 8192 per side (or DCI 8K's area) a few decoded frames in flight would take
@@ -86,7 +54,11 @@ pub struct Source {
     path: PathBuf,
     ictx: ff::format::context::Input,
     video: Option<(VideoInfo, ff::decoder::Video)>,
+    filter: Option<VideoFilter>,
     audio: Vec<(AudioInfo, ff::decoder::Audio)>,
+    /// Audio streams not chosen, and everything that is neither the video nor audio.
+    others: Vec<OtherStream>,
+    options: SourceOptions,
     pending: VecDeque<Decoded>,
     eof: bool,
     bad_packets: u64,
@@ -106,6 +78,11 @@ impl Source {
     /// Opens `path`, probes its streams and opens a decoder for the best video stream (cover art
     /// excluded) and for every audio stream.
     pub fn open(path: &Path) -> Result<Self, MediaError> {
+        Self::open_with(path, &SourceOptions::default())
+    }
+
+    /// Opens `path` as [`Source::open`] does, its video converted and its audio chosen by `options`.
+    pub fn open_with(path: &Path, options: &SourceOptions) -> Result<Self, MediaError> {
         let ctx = || path.display().to_string();
         // FFmpeg's error messages are kept per thread (see `media::last_ffmpeg_error`): clear,
         // open and read the message on this thread.
@@ -116,6 +93,8 @@ impl Source {
         let video_index = pick_video(&ictx);
         let mut video = None;
         let mut audio = Vec::new();
+        let mut others = Vec::new();
+        let mut filter = None;
         for stream in ictx.streams() {
             let kind = stream.parameters().medium();
             let index = stream.index();
@@ -128,7 +107,17 @@ impl Source {
                 let mut dec = cctx.decoder();
                 dec.set_packet_time_base(stream.time_base());
                 let dec = dec.video().map_err(|e| decoder_error(&sctx, &params, e))?;
-                let info = VideoInfo {
+                let field_order = filter::field_order(&params);
+                let dynamic = Dynamic::from_transfer(dec.color_transfer_characteristic());
+                let bit_depth = filter::bit_depth(dec.format());
+                // idet needs a second open of the input: only for a regular file (not a pipe or stream).
+                let plan =
+                    filter::plan(options.deinterlace, options.field_rate, field_order, dynamic, bit_depth, || {
+                        std::fs::metadata(path)
+                            .is_ok_and(|m| m.is_file())
+                            .then(|| filter::detect_interlace(path, index))?
+                    });
+                let mut info = VideoInfo {
                     stream_index: index,
                     codec: codec_name(&dec),
                     width: dec.width(),
@@ -141,11 +130,32 @@ impl Source {
                         .or_else(|| Ratio::from(stream.rate()).positive()),
                     duration: seconds(stream.duration(), stream.time_base().into()),
                     frames: u64::try_from(stream.frames()).ok().filter(|&n| n > 0),
+                    field_order,
+                    dynamic,
+                    bit_depth,
+                    plan,
                 };
                 check_size(&sctx, info.width, info.height)?;
+                if let Some(spec) = info.plan.filter_spec() {
+                    let f = VideoFilter::new(
+                        &spec,
+                        info.width,
+                        info.height,
+                        dec.format(),
+                        info.time_base,
+                        info.sample_aspect.unwrap_or(Ratio::new(1, 1)),
+                        &sctx,
+                    )?;
+                    info.time_base = f.time_base();
+                    if info.plan.field_rate {
+                        info.frame_rate = info.frame_rate.map(|r| Ratio::new(r.num * 2, r.den));
+                        info.frames = info.frames.map(|n| n * 2);
+                    }
+                    filter = Some(f);
+                }
                 ends.push(stream_end(&stream));
                 video = Some((info, dec));
-            } else if kind == MediaType::Audio {
+            } else if kind == MediaType::Audio && options.audio.as_ref().is_none_or(|keep| keep.contains(&index)) {
                 let sctx = format!("{}: audio stream #{index}", ctx());
                 let params = stream.parameters();
                 let mut dec = ff::codec::Context::from_parameters(params.clone())
@@ -161,10 +171,16 @@ impl Source {
                     sample_rate: dec.rate(),
                     channels: dec.channels(),
                     language: language.unwrap_or_else(|| "und".to_string()),
+                    title: stream.metadata().get("title").map(str::trim).filter(|t| !t.is_empty()).map(str::to_string),
                     time_base: stream.time_base().into(),
                 };
                 audio.push((info, dec));
+            } else {
+                others.push(other_stream(&stream));
             }
+        }
+        if let Some(order) = &options.audio {
+            audio.sort_by_key(|(info, _)| order.iter().position(|&i| i == info.stream_index));
         }
         if video.is_none() && audio.is_empty() {
             return Err(MediaError::invalid(ctx(), "no video or audio stream (nothing to package)"));
@@ -176,7 +192,10 @@ impl Source {
             path: path.to_path_buf(),
             ictx,
             video,
+            filter,
             audio,
+            others,
+            options: options.clone(),
             pending: VecDeque::new(),
             eof: false,
             bad_packets: 0,
@@ -198,7 +217,7 @@ impl Source {
 
     /// Opens the file again for its next pass.
     fn restart(&mut self) -> Result<(), MediaError> {
-        let mut next = Source::open(&self.path)?;
+        let mut next = Source::open_with(&self.path, &self.options)?;
         next.looping = true;
         next.loop_offset = self.loop_offset + self.decoded_until;
         next.bad_packets = self.bad_packets;
@@ -248,6 +267,34 @@ impl Source {
 
     pub fn audio(&self) -> Vec<&AudioInfo> {
         self.audio.iter().map(|(i, _)| i).collect()
+    }
+
+    /// Keeps the audio streams `order` names (stream indexes), in that order; the others are not
+    /// decoded any more (they join [`Source::others`]). A later pass (looping) keeps the choice.
+    pub fn select_audio(&mut self, order: &[usize]) {
+        let mut all = std::mem::take(&mut self.audio);
+        for &index in order {
+            if let Some(at) = all.iter().position(|(a, _)| a.stream_index == index) {
+                self.audio.push(all.remove(at));
+            }
+        }
+        for (a, _) in all {
+            self.others.push(OtherStream {
+                stream_index: a.stream_index,
+                kind: "audio",
+                codec: a.codec,
+                language: a.language,
+                cover_art: false,
+            });
+        }
+        self.others.sort_by_key(|o| o.stream_index);
+        self.options.audio = Some(order.to_vec());
+    }
+
+    /// The streams not decoded: audio not chosen, other video streams, subtitles, data,
+    /// attachments (in file order).
+    pub fn others(&self) -> &[OtherStream] {
+        &self.others
     }
 
     /// The container's duration in seconds, if known.
@@ -320,14 +367,27 @@ impl Source {
                 if !send(dec, packet, &mut self.bad_packets).map_err(|e| MediaError::ffmpeg(ctx(), e))? {
                     return Ok(());
                 }
-                let tb = Ratio::from(dec.packet_time_base());
+                let tb = info.time_base;
                 loop {
                     let mut frame = VideoFrame::empty();
                     match dec.receive_frame(&mut frame) {
-                        Ok(()) => {
-                            let end = frame_end(frame.timestamp(), frame.packet().duration, tb);
-                            note_decoded(&mut self.decoded_until, self.start, end);
-                            self.pending.push_back(Decoded::Video(frame));
+                        Ok(()) => match &mut self.filter {
+                            None => {
+                                let end = frame_end(frame.timestamp(), frame.packet().duration, tb);
+                                note_decoded(&mut self.decoded_until, self.start, end);
+                                self.pending.push_back(Decoded::Video(frame));
+                            }
+                            Some(f) => {
+                                f.push(Some(&mut frame))?;
+                                drain_filter(f, &mut self.pending, &mut self.decoded_until, self.start, tb)?;
+                            }
+                        },
+                        Err(e) if is_again_or_eof(&e) && packet.is_none() => {
+                            if let Some(f) = &mut self.filter {
+                                f.push(None)?;
+                                drain_filter(f, &mut self.pending, &mut self.decoded_until, self.start, tb)?;
+                            }
+                            break;
                         }
                         Err(e) if is_again_or_eof(&e) => break,
                         // Corrupt data surfaces here with frame threading: skip it, like `ffmpeg`.
@@ -363,6 +423,21 @@ impl Source {
         }
         Ok(())
     }
+}
+
+/// Queues the frames the video filter has ready (timed in `tb`, the filter's output).
+fn drain_filter(
+    f: &mut VideoFilter,
+    pending: &mut VecDeque<Decoded>,
+    until: &mut f64,
+    start: f64,
+    tb: Ratio,
+) -> Result<(), MediaError> {
+    while let Some(out) = f.pull()? {
+        note_decoded(until, start, frame_end(out.timestamp(), 0, tb));
+        pending.push_back(Decoded::Video(out));
+    }
+    Ok(())
 }
 
 /// The end of a frame at `ts` lasting `duration` (both in `tb`), in seconds.
@@ -482,17 +557,6 @@ fn is_again_or_eof(e: &ff::Error) -> bool {
     matches!(e, ff::Error::Eof) || matches!(e, ff::Error::Other { errno } if *errno == ff::util::error::EAGAIN)
 }
 
-/// The best video stream that is not cover art.
-fn pick_video(ictx: &ff::format::context::Input) -> Option<usize> {
-    let is_picture = |s: &ff::format::stream::Stream| s.disposition().contains(Disposition::ATTACHED_PIC);
-    if let Some(best) = ictx.streams().best(MediaType::Video) {
-        if !is_picture(&best) {
-            return Some(best.index());
-        }
-    }
-    ictx.streams().find(|s| s.parameters().medium() == MediaType::Video && !is_picture(s)).map(|s| s.index())
-}
-
 fn codec_name(dec: &ff::decoder::Opened) -> String {
     dec.codec().map(|c| c.name().to_string()).unwrap_or_else(|| format!("{:?}", dec.id()))
 }
@@ -501,70 +565,9 @@ fn seconds(ts: i64, tb: Ratio) -> Option<f64> {
     (ts > 0 && tb.den > 0).then(|| ts as f64 * tb.num as f64 / tb.den as f64)
 }
 
-/// ISO 639-2 as manifests want it: three lower-case letters, else `und`.
-fn normalize_language(lang: &str) -> String {
-    let l = lang.trim().to_ascii_lowercase();
-    if l.len() == 3 && l.bytes().all(|b| b.is_ascii_lowercase()) {
-        l
-    } else {
-        "und".to_string()
-    }
-}
-
-/// Clockwise display rotation from the stream's display matrix (the angle `ffmpeg -autorotate`
-/// undoes), snapped to a multiple of 90 degrees.
-fn rotation(stream: &ff::format::stream::Stream) -> u32 {
-    for sd in stream.side_data() {
-        if sd.kind() == ff::codec::packet::side_data::Type::DisplayMatrix {
-            if let Some(deg) = display_matrix_rotation(sd.data()) {
-                return deg;
-            }
-        }
-    }
-    0
-}
-
-/// The rotation encoded by a 3×3 display matrix of 16.16 fixed-point `i32` (native endian), as
-/// `-av_display_rotation_get()` computes it, snapped to 0/90/180/270.
-pub fn display_matrix_rotation(data: &[u8]) -> Option<u32> {
-    let m: Vec<f64> = data
-        .chunks_exact(4)
-        .take(9)
-        .map(|c| f64::from(i32::from_ne_bytes([c[0], c[1], c[2], c[3]])) / 65536.0)
-        .collect();
-    if m.len() < 9 {
-        return None;
-    }
-    let s0 = m[0].hypot(m[3]);
-    let s1 = m[1].hypot(m[4]);
-    if s0 == 0.0 || s1 == 0.0 {
-        return None;
-    }
-    let theta = (m[1] / s1).atan2(m[0] / s0).to_degrees();
-    let snapped = ((theta / 90.0).round() as i64).rem_euclid(4) as u32 * 90;
-    Some(snapped)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn matrix(a: i32, b: i32, c: i32, d: i32) -> Vec<u8> {
-        [a, b, 0, c, d, 0, 0, 0, 1 << 30].iter().flat_map(|v| v.to_ne_bytes()).collect()
-    }
-
-    #[test]
-    fn rotation_from_display_matrix() {
-        let one = 1 << 16;
-        assert_eq!(display_matrix_rotation(&matrix(one, 0, 0, one)), Some(0));
-        assert_eq!(display_matrix_rotation(&matrix(0, one, -one, 0)), Some(90));
-        // What FFmpeg 5.1 writes for an MP4 `rotate=90` tag (ffprobe shows `rotation=90`):
-        // `ffmpeg -autorotate` turns it with transpose=cclock, i.e. clockwise 270 (checked against
-        // ffmpeg's own output in tests/package_generated.rs).
-        assert_eq!(display_matrix_rotation(&matrix(0, -one, one, 0)), Some(270));
-        assert_eq!(display_matrix_rotation(&matrix(-one, 0, 0, -one)), Some(180));
-        assert_eq!(display_matrix_rotation(&[0; 8]), None);
-    }
 
     /// Two jobs failing at once each report their own FFmpeg message: the last error is kept per
     /// thread, not in one process-wide slot the other job's open clears or overwrites.
@@ -610,11 +613,5 @@ mod tests {
                 }
             }
         });
-    }
-
-    #[test]
-    fn languages() {
-        assert_eq!(normalize_language("ENG"), "eng");
-        assert_eq!(normalize_language("en"), "und");
     }
 }

@@ -5,9 +5,11 @@
 pub mod aac;
 pub mod demux;
 mod error;
+pub mod filter;
 pub mod input;
 pub mod probe;
 pub mod scale;
+pub mod streams;
 pub mod subtitle;
 pub mod ts;
 pub mod versions;

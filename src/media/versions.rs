@@ -43,6 +43,7 @@ pub fn x264_build() -> Option<String> {
         keyint: 50,
         frame_rate: Ratio::new(25, 1),
         vbv_init: H264Settings::vbv_init_for_lanes(1),
+        bt709: false,
     };
     let mut enc = H264Encoder::open(&settings, "x264 version probe").ok()?;
     // FFmpeg's libx264 wrapper keeps x264's SEI out of the extradata and sends it with the first

@@ -32,6 +32,9 @@ pub struct H264Settings {
     pub frame_rate: Ratio,
     /// Initial VBV buffer fullness, as a fraction of `bufsize` (x264's `vbv-init`).
     pub vbv_init: f64,
+    /// Signal BT.709 primaries, transfer and matrix in the SPS (VUI): set when the pictures were
+    /// tone-mapped to BT.709, so players do not guess; otherwise left unspecified, as before.
+    pub bt709: bool,
 }
 
 impl H264Settings {
@@ -82,9 +85,10 @@ impl H264Encoder {
         opts.set(
             "x264-params",
             &format!(
-                "keyint={keyint}:min-keyint={}:open-gop=0:sliced-threads=0:vbv-init={:.4}",
+                "keyint={keyint}:min-keyint={}:open-gop=0:sliced-threads=0:vbv-init={:.4}{}",
                 (keyint / 2).max(1),
-                s.vbv_init.clamp(0.01, 1.0)
+                s.vbv_init.clamp(0.01, 1.0),
+                if s.bt709 { ":colorprim=bt709:transfer=bt709:colormatrix=bt709" } else { "" }
             ),
         );
         let enc = enc.open_as_with(codec, opts).map_err(|e| err("opening libx264", e))?;

@@ -34,7 +34,7 @@ pub struct AudioJob {
     pub file: String,
     pub path: PathBuf,
     pub track_id: u32,
-    /// Stream name: `audio`, `audio_1`…
+    /// Stream name: `audio`, or `audio_eng`, `audio_fra`… ([`super::tracks::stream_names`]).
     pub name: String,
     pub language: String,
     pub settings: AacSettings,

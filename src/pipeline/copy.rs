@@ -23,8 +23,8 @@ use crate::format::fragmenter::Fragment;
 use crate::format::presentation::{write_manifests, TrackOutput};
 use crate::format::writer::IsmvWriter;
 use crate::format::{avc, FormatError, Sample, TrackInfo, TrackKind, TIMESCALE};
-use crate::pipeline::output::{audio_file, audio_stream_name, video_file, Staging};
-use crate::pipeline::report::{Bar, Collecting, Report};
+use crate::pipeline::output::{audio_file, video_file, Staging};
+use crate::pipeline::report::{Bar, Collecting, Note, NoteKind, Report};
 use crate::pipeline::stop::{Stop, Stopped};
 use crate::pipeline::{PipelineError, Summary};
 
@@ -208,14 +208,18 @@ pub fn run(
     // Text tracks need a decode and a TTML conversion: the encode job does them, --copy does not.
     for p in &opts.inputs {
         for (id, lang) in source::open(p).map(|f| f.text).unwrap_or_default() {
-            summary.notes.push(format!(
-                "{}: text track {id} ({lang}): not packaged: --copy carries video and audio only; package \
-                 without --copy to convert it to a TTML text track",
-                p.display()
+            report.note(&Note::new(
+                NoteKind::DroppedStream,
+                format!(
+                    "{}: text track {id} ({lang}): not packaged: --copy carries video and audio only; package \
+                     without --copy to convert it to a TTML text track",
+                    p.display()
+                ),
             ));
         }
     }
     summary.warnings = report.warnings();
+    summary.notes = report.notes();
     staging.commit()?;
     Ok(summary)
 }
@@ -311,7 +315,8 @@ fn plan(opts: &CopyOptions) -> Result<(String, Vec<Job>), CopyError> {
         jobs.push(Job { file, info, starts, times: video_cuts.clone(), track: t });
     }
     let count = audio.len();
-    for (i, t) in audio.into_iter().enumerate() {
+    let names = crate::pipeline::tracks::stream_names(&audio.iter().map(|t| t.language.clone()).collect::<Vec<_>>());
+    for (i, (t, stream_name)) in audio.into_iter().zip(names).enumerate() {
         let cut_times = if video_cuts.is_empty() { cuts::audio_grid(&t.samples, d) } else { video_cuts.clone() };
         let starts = cuts::audio_boundaries(&t.samples, &cut_times);
         let times = starts.iter().map(|&k| t.samples[k].pts).collect();
@@ -320,7 +325,7 @@ fn plan(opts: &CopyOptions) -> Result<(String, Vec<Job>), CopyError> {
             codec: t.codec.clone(),
             bitrate: measured_bitrate(&t, &[]),
             language: t.language.clone(),
-            name: audio_stream_name(i),
+            name: stream_name,
         };
         jobs.push(Job { file: audio_file(&name, &t.language, i, count), track: t, info, starts, times });
     }

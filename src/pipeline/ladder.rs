@@ -78,16 +78,24 @@ pub const PRESETS: [(&str, &[(u32, u32)]); 4] = [
 ];
 
 /// The displayed size of a `width`×`height` picture with sample aspect ratio `sar` (num, den) and a
-/// clockwise `rotation` of 0/90/180/270 degrees.
+/// clockwise `rotation` of 0/90/180/270 degrees, in square pixels and never larger than the coded
+/// picture: the display aspect is reached by shrinking the other side (an anamorphic 1440x1080 of
+/// SAR 4:3, displayed 16:9, is 1440x810; a SAR 3:4 720x480 is 360x480), so the ladder, fitted to
+/// this size, never upscales either side.
 pub fn display_size(width: u32, height: u32, sar: Option<(i64, i64)>, rotation: u32) -> (u32, u32) {
-    let w = match sar {
-        Some((n, d)) if n > 0 && d > 0 => ((u64::from(width) * n as u64 + d as u64 / 2) / d as u64).max(1) as u32,
-        _ => width,
+    let (w, h) = match sar {
+        Some((n, d)) if n > d && d > 0 => {
+            (width, ((u64::from(height) * d as u64 + n as u64 / 2) / n as u64).max(1) as u32)
+        }
+        Some((n, d)) if n > 0 && n < d => {
+            (((u64::from(width) * n as u64 + d as u64 / 2) / d as u64).max(1) as u32, height)
+        }
+        _ => (width, height),
     };
     if rotation % 180 == 90 {
-        (height, w)
+        (h, w)
     } else {
-        (w, height)
+        (w, h)
     }
 }
 
@@ -337,7 +345,10 @@ mod tests {
 
     #[test]
     fn display_size_applies_sar_and_rotation() {
-        assert_eq!(display_size(720, 576, Some((16, 15)), 0), (768, 576));
+        // Never larger than the coded picture: the other side shrinks to the display aspect.
+        assert_eq!(display_size(720, 576, Some((16, 15)), 0), (720, 540));
+        assert_eq!(display_size(1440, 1080, Some((4, 3)), 0), (1440, 810));
+        assert_eq!(display_size(720, 480, Some((3, 4)), 90), (480, 540));
         assert_eq!(display_size(1920, 1080, None, 90), (1080, 1920));
         assert_eq!(display_size(1920, 1080, None, 180), (1920, 1080));
     }

@@ -24,6 +24,7 @@ pub mod error;
 mod graph;
 pub mod ladder;
 mod name;
+pub mod notes;
 pub mod output;
 pub mod report;
 pub mod rung;
@@ -34,6 +35,7 @@ pub mod stream;
 pub mod summary;
 pub mod text;
 pub mod timeline;
+pub mod tracks;
 pub mod video;
 
 use std::path::{Path, PathBuf};
@@ -44,14 +46,13 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use crate::format::presentation::write_manifests;
-use crate::media::aac::AacSettings;
 use crate::media::input::{AudioInfo, Decoded, Source, VideoInfo};
 use crate::media::x264::H264Settings;
 use crate::media::{self, AudioFrame, Ratio, VideoFrame};
 
 pub use error::PipelineError;
 use ladder::{LadderSpec, Rung};
-use report::{Bar, Collecting, Report};
+use report::{Bar, Collecting, Note, NoteKind, Report};
 pub use summary::{AudioSummary, FileSummary, RungSummary, Summary};
 use timeline::{seconds_to_ticks, to_ticks, FragmentGrid, VideoClock};
 
@@ -91,6 +92,8 @@ pub struct PackageOptions {
     pub threads: Option<usize>,
     /// Text tracks: sidecar subtitles, captions semantics.
     pub text: text::TextOptions,
+    /// Audio tracks and channels, deinterlacing.
+    pub streams: tracks::StreamChoice,
 }
 
 /// Packages `opts.input` into `opts.output`. `signal` is set (to the signal number) by the
@@ -114,10 +117,11 @@ pub fn package(
     check_input(&opts.input)?;
     let staging = output::Staging::prepare(&opts.output, &name, opts.force, &[opts.input.as_path()])?;
     media::init()?;
-    let mut source = Source::open(&opts.input)?;
-    let video_info = source.video().cloned();
-    let audio_infos: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
+    let (mut source, video_info, audio_infos) = tracks::open_source(&opts.input, &opts.input, &opts.streams, &report)?;
     let text_sources = text::prepare(&opts.input, &opts.text)?;
+    for n in &text_sources.notes {
+        report.note(&Note::new(NoteKind::DroppedStream, n.clone()));
+    }
     let fragment = seconds_to_ticks(opts.fragment_duration);
     let cores =
         opts.threads.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -125,23 +129,21 @@ pub fn package(
         Some(v) => rung_jobs(opts, &name, staging.path(), v, fragment, cores),
         None => Vec::new(),
     };
-    let audio_jobs: Vec<audio::AudioJob> = audio_infos
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let file = output::audio_file(&name, &a.language, i, audio_infos.len());
-            audio::AudioJob {
-                path: staging.path().join(&file),
-                file,
-                track_id: 2 + i as u32,
-                name: output::audio_stream_name(i),
-                language: a.language.clone(),
-                settings: AacSettings::for_source(a.sample_rate, a.channels, u64::from(opts.audio_bitrate)),
-                fragment,
-                live: None,
-            }
-        })
-        .collect();
+    if let Some(v) = &video_info {
+        let sar = v.sample_aspect.map(|r| (r.num, r.den));
+        for n in ladder::fit_notes(&opts.ladder, ladder::display_size(v.width, v.height, sar, v.rotation)) {
+            report.note(&Note::new(NoteKind::Ladder, n));
+        }
+    }
+    let audio_jobs = tracks::audio_jobs(
+        &name,
+        staging.path(),
+        &audio_infos,
+        (opts.audio_bitrate, opts.streams.audio.channels),
+        fragment,
+        2,
+        &report,
+    );
 
     let overall = Bar::new(report.meter(None, source.duration().map(|d| (d * 1000.0) as u64)));
     let cancel = AtomicBool::new(false);
@@ -201,6 +203,9 @@ pub fn package(
     let (texts, text_notes) =
         text::write(&text_sources, &name, staging.path(), &grid, stats.origin.unwrap_or(0), first_text_id)?;
     outputs.extend(texts.iter().map(|w| w.output.clone()));
+    for n in text_notes {
+        report.note(&Note::new(NoteKind::Text, n));
+    }
     write_manifests(staging.path(), &name, &outputs)
         .map_err(|e| PipelineError::format(format!("{name}.ism/.ismc"), e))?;
     finish(staging.path(), &name).map_err(|source| PipelineError::Finish { context: name.clone(), source })?;
@@ -220,11 +225,7 @@ pub fn package(
     for warning in summary.over_declared() {
         report.warn(&warning);
     }
-    if let Some(v) = &video_info {
-        let sar = v.sample_aspect.map(|r| (r.num, r.den));
-        summary.notes = ladder::fit_notes(&opts.ladder, ladder::display_size(v.width, v.height, sar, v.rotation));
-    }
-    summary.notes.extend(text_sources.notes.iter().chain(&text_notes).cloned());
+    summary.notes = report.notes();
     for t in &mut summary.text {
         if let Some(w) = texts.iter().find(|w| w.output.file == t.file) {
             t.source = w.label.clone();
@@ -326,6 +327,7 @@ fn rung_jobs(
                     keyint: 2 * per_fragment,
                     frame_rate: rate,
                     vbv_init: H264Settings::vbv_init_for_lanes(lanes),
+                    bt709: v.plan.tone_map.is_some(),
                 },
                 rung,
                 fragment,

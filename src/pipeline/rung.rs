@@ -358,6 +358,7 @@ mod tests {
             keyint: 100,
             frame_rate: Ratio::new(25, 1),
             vbv_init: 0.1,
+            bt709: false,
         };
         let encoder = H264Encoder::open(&settings, "test").unwrap();
         let config = AvcConfig::from_extradata(encoder.extradata()).unwrap();

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 use super::report::{Bar, Collecting, Report};
 use super::sink::LiveOutput;
 use super::timeline::seconds_to_ticks;
-use super::{audio, graph, ladder, output, rung_jobs, video, PackageOptions, PipelineError};
+use super::{graph, ladder, rung_jobs, video, PackageOptions, PipelineError};
 use crate::format::TIMESCALE;
-use crate::media::aac::AacSettings;
-use crate::media::input::{AudioInfo, Source};
 
 /// The options of `ssfpack push` that shape the encode.
 #[derive(Debug, Clone)]
@@ -28,6 +26,8 @@ pub struct StreamOptions {
     pub threads: Option<usize>,
     /// Repeat a file input from its start at its end, the timeline continuing (rehearsals).
     pub looping: bool,
+    /// Audio tracks and channels, deinterlacing.
+    pub streams: super::tracks::StreamChoice,
 }
 
 /// What the encode did.
@@ -127,10 +127,9 @@ pub fn encode_live(
             opts.input.display()
         )));
     }
-    let mut source = Source::open(&open_path)?;
+    let (mut source, video_info, audio_infos) =
+        super::tracks::open_source(&open_path, &opts.input, &opts.streams, &report)?;
     source.set_looping(opts.looping);
-    let video_info = source.video().cloned();
-    let audio_infos: Vec<AudioInfo> = source.audio().into_iter().cloned().collect();
     let fragment = seconds_to_ticks(opts.fragment_duration);
     let cores =
         opts.threads.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -146,6 +145,7 @@ pub fn encode_live(
         allow_truncated: true,
         threads: Some(cores),
         text: Default::default(),
+        streams: opts.streams.clone(),
     };
     let mut rungs = match &video_info {
         Some(v) => rung_jobs(&package, "live", Path::new(""), v, fragment, cores),
@@ -156,20 +156,18 @@ pub fn encode_live(
         job.live = Some(Arc::clone(&live));
     }
     let first_audio = 1 + rungs.len() as u32;
-    let audio_jobs: Vec<audio::AudioJob> = audio_infos
-        .iter()
-        .enumerate()
-        .map(|(i, a)| audio::AudioJob {
-            file: output::audio_file("live", &a.language, i, audio_infos.len()),
-            path: PathBuf::new(),
-            track_id: first_audio + i as u32,
-            name: output::audio_stream_name(i),
-            language: a.language.clone(),
-            settings: AacSettings::for_source(a.sample_rate, a.channels, u64::from(opts.audio_bitrate)),
-            fragment,
-            live: Some(Arc::clone(&live)),
-        })
-        .collect();
+    let mut audio_jobs = super::tracks::audio_jobs(
+        "live",
+        Path::new(""),
+        &audio_infos,
+        (opts.audio_bitrate, opts.streams.audio.channels),
+        fragment,
+        first_audio,
+        &report,
+    );
+    for job in &mut audio_jobs {
+        job.live = Some(Arc::clone(&live));
+    }
     if rungs.is_empty() && audio_jobs.is_empty() {
         return Err(PipelineError::Invalid(format!("{}: no video or audio stream", opts.input.display())));
     }

@@ -37,9 +37,10 @@ pub struct Summary {
     pub total_bytes: u64,
     /// The job's warnings, in order (also printed on stderr, with `--quiet` too).
     pub warnings: Vec<String>,
-    /// What the job decided for the user that is not a problem (a `WxH` rung fitted to the
-    /// source's aspect); shown in the summary.
-    pub notes: Vec<String>,
+    /// What the job changed or left out of the source (a stream not packaged, a downmix, a
+    /// deinterlace, a `WxH` rung fitted to the source's aspect…), in order; also printed on stderr
+    /// as `note:` lines unless `--quiet`.
+    pub notes: Vec<super::report::Note>,
     /// ssfpack's version and the libraries that decide the output bytes (`ssfpack --version`).
     pub tools: BTreeMap<String, String>,
 }
@@ -78,7 +79,8 @@ pub struct SourceVideo {
     /// Coded size.
     pub width: u32,
     pub height: u32,
-    /// Displayed size (sample aspect ratio and rotation applied): what the ladder is fitted to.
+    /// Displayed size (sample aspect ratio and rotation applied, square pixels within the coded
+    /// size): what the ladder is fitted to.
     pub display_width: u32,
     pub display_height: u32,
     pub rotation: u32,
@@ -92,6 +94,9 @@ pub struct SourceAudio {
     pub sample_rate: u32,
     pub channels: u16,
     pub language: String,
+    /// The stream's `title` tag (Smooth Streaming has no place for it in the manifests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -289,6 +294,7 @@ impl SourceSummary {
                     sample_rate: a.sample_rate,
                     channels: a.channels,
                     language: a.language.clone(),
+                    title: a.title.clone(),
                 })
                 .collect(),
         }

@@ -248,6 +248,51 @@ async function portraitBox(browser) {
   }
 }
 
+// The page's audio-language menu lists both tracks (the first chosen is the one playing) and
+// switches dash.js to the other: its fragments are fetched and playback goes on.
+async function audioMenu(browser) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  const fetched = new Set();
+  try {
+    const page = await context.newPage();
+    page.on('response', (r) => {
+      const m = decodeURIComponent(r.url()).match(/Fragments\((\w+)=(\d+)\)/);
+      if (m && r.status() === 200) fetched.add(m[1]);
+    });
+    await page.goto(`${ORIGIN}/langs/langs.ism/player`);
+    await waitFor(page, 'player ready', playerReady);
+    const menu = await page.evaluate(() => ({
+      hidden: document.getElementById('audio-menu').hidden,
+      options: [...document.getElementById('audio').options].map((o) => o.textContent),
+      tracks: window.ssfpack.audioTracks.map((t) => t.lang),
+      current: window.ssfpack.audio && window.ssfpack.audio.lang,
+    }));
+    if (menu.hidden || JSON.stringify(menu.tracks) !== '["eng","fra"]' || menu.current !== 'eng') {
+      throw new Error(`audio menu ${JSON.stringify(menu)}`);
+    }
+    await page.evaluate(() => { const v = document.querySelector('video'); v.muted = true; return v.play().catch(() => {}); });
+    await waitFor(page, 'playback start', () => document.querySelector('video').currentTime > 0.5);
+    await page.evaluate(() => {
+      const s = document.getElementById('audio');
+      s.value = '1';
+      s.dispatchEvent(new Event('change'));
+    });
+    await waitFor(page, 'the fra track playing', () => {
+      const t = window.ssfpack.player.getCurrentTrackFor('audio');
+      return t && t.lang === 'fra';
+    });
+    const t0 = await page.evaluate(() => document.querySelector('video').currentTime);
+    await waitFor(page, 'audio_fra fetched and playback going on', (t) => document.querySelector('video').currentTime > t + 1.5, t0, 20000);
+    if (!fetched.has('audio_fra')) throw new Error(`fragments fetched: ${[...fetched].join(', ')}`);
+    const errors = await page.evaluate(() => window.ssfpack.errors);
+    if (errors.length) throw new Error(`player errors: ${errors.join(' | ')}`);
+    await page.screenshot({ path: join(SHOTS, 'audio-menu.png') });
+    return `menu ${menu.options.join(', ')}; switched to fra; fetched ${[...fetched].join(', ')}`;
+  } finally {
+    await context.close();
+  }
+}
+
 // launch() (not a persistent context) gives every run a fresh temporary profile.
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -263,6 +308,7 @@ const tests = [
   ['generic player page', () => genericPlayer(browser)],
   ['index lists static layouts', () => indexListsStaticLayouts(browser)],
   ['portrait video box', () => portraitBox(browser)],
+  ['audio-language menu', () => audioMenu(browser)],
   ['dash.js · origin', () => scenario(browser, { name: 'dashjs-origin', player: 'dashjs', url: `${ORIGIN}/${NAME}/${NAME}.ism/player` })],
   ['dash.js · static layout', () => scenario(browser, { name: 'dashjs-static', player: 'dashjs', url: `${STATIC}/${NAME}/${NAME}.html` })],
   ['shaka 4.16 · origin', () => scenario(browser, { name: 'shaka-origin', player: 'shaka', url: `${STATIC}/shaka.html?manifest=${encodeURIComponent(originManifest)}` })],

@@ -61,6 +61,14 @@ ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=320x180:
 "$bin" "$work/subs.mp4" -o "$work/origin/subs" --name subs -q --ladder 320x180@300k \
   --x264-preset ultrafast || fail "packaging (subs) failed"
 
+# Two audio languages (eng, fra: 440 and 660 Hz), for the page's audio-language menu.
+ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=320x180:r=25:d=8" \
+  -f lavfi -i "sine=frequency=440:sample_rate=48000:d=8" -f lavfi -i "sine=frequency=660:sample_rate=48000:d=8" \
+  -map 0:v -map 1:a -map 2:a -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac \
+  -metadata:s:a:0 language=eng -metadata:s:a:1 language=fra "$work/langs.mkv" || fail "ffmpeg (langs) failed"
+"$bin" "$work/langs.mkv" -o "$work/origin/langs" --name langs -q \
+  --ladder 320x180@300k,160x90@100k --x264-preset ultrafast || fail "packaging (langs) failed"
+
 # The static site: the split layout alone (no .ism/.ismc/.ismv/.isma), dash.js/Shaka from node_modules.
 cp -r "$work/origin/clip" "$work/static/clip"
 "$bin" split "$work/static/clip" --player-js-base /js/dashjs/modern/umd/ || fail "split failed"

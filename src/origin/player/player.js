@@ -29,7 +29,10 @@
     player: null,
     select: selectQuality,
     textTracks: [],
-    selectText: selectText
+    selectText: selectText,
+    audioTracks: [],
+    audio: null,
+    selectAudio: selectAudio
   };
   window.ssfpack = state;
 
@@ -201,6 +204,38 @@
     });
   }
 
+  // The audio-language menu: one entry per audio StreamIndex (dash.js track), shown when there are
+  // several; the manifest's first is the one dash.js starts with.
+  var audioSelect = document.getElementById('audio');
+  function describeAudio(t) {
+    return t ? { index: t.index, id: t.id == null ? null : String(t.id), lang: t.lang || 'und' } : null;
+  }
+  function fillAudioMenu() {
+    var tracks = state.player.getTracksFor('audio') || [];
+    state.audioTracks = tracks.map(describeAudio);
+    state.audio = describeAudio(state.player.getCurrentTrackFor('audio'));
+    while (audioSelect.options.length) audioSelect.remove(0);
+    state.audioTracks.forEach(function (t, i) {
+      var o = document.createElement('option');
+      o.value = String(i);
+      o.textContent = t.lang + (t.id ? ' · ' + t.id : '');
+      audioSelect.appendChild(o);
+    });
+    var current = state.audio ? state.audioTracks.findIndex(function (t) { return t.index === state.audio.index; }) : -1;
+    if (current >= 0) audioSelect.value = String(current);
+    document.getElementById('audio-menu').hidden = tracks.length < 2;
+  }
+  // Switches to audio track i of the menu (dash.js replaces the audio buffer).
+  function selectAudio(i) {
+    var p = state.player;
+    var tracks = p ? p.getTracksFor('audio') || [] : [];
+    var t = tracks[Number(i)];
+    if (!t) return;
+    p.setCurrentTrack(t);
+    state.audio = describeAudio(t);
+    audioSelect.value = String(i);
+  }
+
   // 'auto' turns adaptive switching back on; a representation id pins that rung.
   function selectQuality(id) {
     var p = state.player;
@@ -312,6 +347,7 @@
       state.live = player.isDynamic();
       liveEl.hidden = liveStateEl.hidden = dvrBar.hidden = !state.live;
       fillMenu();
+      fillAudioMenu();
       fillTextMenu();
       state.ready = true;
       showStatus();
@@ -320,6 +356,7 @@
       if (e.mediaType === 'video') { state.rendered = describe(e.newRepresentation); showStatus(); }
     });
     select.addEventListener('change', function () { selectQuality(select.value); });
+    audioSelect.addEventListener('change', function () { selectAudio(audioSelect.value); });
     subtitles.addEventListener('change', function () { selectText(subtitles.value); });
     dvr.addEventListener('change', function () { seekLive(Number(dvr.value)); dvr.blur(); });
     document.getElementById('go-live').addEventListener('click', goLive);

@@ -83,8 +83,10 @@ impl BatchOptions {
     /// Every option that changes an output's bytes, as recorded.
     fn options_line(&self) -> String {
         let j = &self.job;
+        // The stream options only when not the defaults: records written before they existed stay valid.
+        let streams = if j.streams == Default::default() { String::new() } else { format!(" streams={:?}", j.streams) };
         format!(
-            "ladder={:?} fragment_duration={} x264_preset={} audio_bitrate={} allow_truncated={} threads={} {}",
+            "ladder={:?} fragment_duration={} x264_preset={} audio_bitrate={} allow_truncated={} threads={} {}{streams}",
             j.ladder,
             j.fragment_duration,
             j.x264_preset,

@@ -8,12 +8,16 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::shard::ShardSource;
-use crate::pipeline::report::{Meter, Report, Silent};
+use crate::pipeline::report::{Meter, Note, Report, Silent};
 
 /// The receiver of a batch's progress. Called from the batch's worker threads.
 pub trait BatchReport: Sync {
     /// A warning about one file (already prefixed with it) or about the batch.
     fn warn(&self, message: &str);
+    /// A note about one file (already prefixed with it; see [`Note`]); by default dropped.
+    fn note(&self, message: &str) {
+        let _ = message;
+    }
     /// The work ahead: files to package and their media duration, milliseconds (as stated by
     /// the containers; 0 when unknown).
     fn planned(&self, files: usize, media_ms: u64);
@@ -49,6 +53,10 @@ impl Report for JobReport<'_> {
             w.push(line.clone());
         }
         self.batch.warn(&line);
+    }
+
+    fn note(&self, note: &Note) {
+        self.batch.note(&format!("{}: {}", self.file, note.message));
     }
 
     fn meter(&self, label: Option<&str>, total: Option<u64>) -> Box<dyn Meter> {

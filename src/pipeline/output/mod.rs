@@ -26,15 +26,6 @@ pub fn audio_file(name: &str, language: &str, index: usize, count: usize) -> Str
     }
 }
 
-/// The stream name of audio track `index`: `audio`, then `audio_1`, `audio_2`…
-pub fn audio_stream_name(index: usize) -> String {
-    if index == 0 {
-        "audio".to_string()
-    } else {
-        format!("audio_{index}")
-    }
-}
-
 /// Ends a track's file: writes its `mfra`, flushes the buffer and syncs the file to disk.
 pub fn close_track(
     writer: crate::format::writer::IsmvWriter<std::io::BufWriter<std::fs::File>>,
@@ -57,7 +48,5 @@ mod tests {
         assert_eq!(video_file("sample", 1_500_000), "sample_1500k.ismv");
         assert_eq!(audio_file("s", "eng", 0, 1), "s_audio.isma");
         assert_eq!(audio_file("s", "fra", 1, 2), "s_audio_fra_1.isma");
-        assert_eq!(audio_stream_name(0), "audio");
-        assert_eq!(audio_stream_name(2), "audio_2");
     }
 }
