@@ -49,6 +49,7 @@ fn options(input: &Path, output: &Path) -> PackageOptions {
         force: false,
         allow_truncated: true,
         threads: Some(1),
+        text: Default::default(),
         streams: Default::default(),
     }
 }

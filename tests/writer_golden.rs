@@ -92,3 +92,60 @@ fn misaligned_rungs_are_refused() {
     let err = write_manifests(dir.path(), "x", &[a, b]).unwrap_err().to_string();
     assert!(err.contains("not aligned"), "{err}");
 }
+
+/// A video track and a TTML text track on its fragment grid: the `.ism` `<textstream>`, the
+/// `.ismc` `Type="text"` stream, the `.ismt` bytes and its box dump are golden.
+#[test]
+fn golden_text_presentation() {
+    use ssfpack::format::manifest::Chunk;
+    use ssfpack::format::text::{self, TextConfig, TextRole};
+    use ssfpack::format::ttml::{Cue, Placement, Span, Style};
+    use ssfpack::format::{CodecConfig, TrackInfo};
+
+    let dir = tempfile::tempdir().unwrap();
+    let grid = CutRule::Grid { duration: 20_000_000 };
+    let video = write_track(dir.path(), "txt_800k.ismv", video_track(800_000), grid, synthetic_video(125, 1));
+    let line = |text: &str, italic: bool| Span { text: text.into(), style: Style { italic, ..Style::default() } };
+    let cues = [
+        Cue {
+            begin: 5_000_000,
+            end: 25_000_000,
+            lines: vec![vec![line("Across ", false), line("a boundary", true)], vec![line("& two lines", false)]],
+            placement: Placement::default(),
+        },
+        Cue {
+            begin: 42_000_000,
+            end: 48_000_000,
+            lines: vec![vec![line("At the top", false)]],
+            placement: Placement::from_numpad(8).unwrap(),
+        },
+    ];
+    let chunks: Vec<Chunk> = video.fragments.iter().map(|f| Chunk { t: f.time, d: f.duration }).collect();
+    let fragments = text::fragments("en", &cues, &chunks).unwrap();
+    let track = TrackInfo {
+        track_id: 2,
+        codec: CodecConfig::Ttml(TextConfig { role: TextRole::Subtitles }),
+        bitrate: text::bitrate(&fragments),
+        language: "eng".into(),
+        name: "text_eng".into(),
+    };
+    let out = std::fs::File::create(dir.path().join("txt_text_eng.ismt")).unwrap();
+    let mut w = ssfpack::format::writer::IsmvWriter::new(std::io::BufWriter::new(out), track.clone()).unwrap();
+    let events = fragments.iter().map(|f| w.write_fragment(f).unwrap()).collect();
+    w.finish().unwrap();
+    let text_out =
+        ssfpack::format::presentation::TrackOutput { file: "txt_text_eng.ismt".into(), track, fragments: events };
+    write_manifests(dir.path(), "txt", &[video, text_out]).unwrap();
+
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/text");
+    for f in ["txt.ism", "txt.ismc", "txt_text_eng.ismt"] {
+        assert_golden(&golden.join(f), &dir.path().join(f));
+    }
+    let dump = ssfpack::format::dump::dump_file(&dir.path().join("txt_text_eng.ismt")).unwrap();
+    std::fs::write(dir.path().join("txt_text_eng.ismt.dump"), dump).unwrap();
+    assert_golden(&golden.join("txt_text_eng.ismt.dump"), &dir.path().join("txt_text_eng.ismt.dump"));
+    // The reader takes the text track back as what was written.
+    let file = MediaFile::open(&dir.path().join("txt_text_eng.ismt")).unwrap();
+    assert_eq!(file.tracks[0].kind, Some(ssfpack::format::TrackKind::Text));
+    assert_eq!(file.fragments.len(), 3);
+}

@@ -99,6 +99,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             force: false,
             allow_truncated: args.allow_truncated,
             threads: Some(args.threads.map_or(1, usize::from)),
+            text: Default::default(),
             streams: args.encode.streams(),
         },
         finish_options: format!("layout={:?} player_js_base={}", args.publish.layout, args.publish.player_js_base),

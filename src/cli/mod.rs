@@ -47,6 +47,7 @@ mod push;
 mod serve;
 mod signals;
 mod split;
+mod text;
 
 /// Package any video into Microsoft Smooth Streaming.
 #[derive(Debug, Parser)]
@@ -118,6 +119,8 @@ pub struct PackageArgs {
     pub allow_truncated: bool,
     #[command(flatten)]
     pub encode: EncodeArgs,
+    #[command(flatten)]
+    pub text: text::TextArgs,
     /// Cores to plan the encoders for (1 to 1024) [default: all available]. The biggest rungs are
     /// coded by up to this many single-threaded libx264 instances, each taking whole fragments in
     /// turn; the output is byte-identical for the same input, options and --threads.

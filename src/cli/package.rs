@@ -59,6 +59,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
         force: args.out.force,
         allow_truncated: args.allow_truncated,
         threads: args.threads.map(usize::from),
+        text: args.text.options(),
         streams,
     };
     let finish = |dir: &std::path::Path, name: &str| args.publish.finish(dir, name);
@@ -135,9 +136,20 @@ fn print_summary(s: &Summary, verb: &str) {
             a.language
         );
     }
+    for t in &s.text {
+        println!(
+            "  {:<28} TTML {} {:>4} cues  {:>4} fragments  {:>9} bytes  ({}, {}, from {})",
+            t.file, t.subtype, t.cues, t.fragments, t.bytes, t.name, t.language, t.source
+        );
+    }
     // Manifests, player page, and the pre-split layout if one was written.
-    let media: Vec<&str> =
-        s.rungs.iter().map(|r| r.file.as_str()).chain(s.audio.iter().map(|a| a.file.as_str())).collect();
+    let media: Vec<&str> = s
+        .rungs
+        .iter()
+        .map(|r| r.file.as_str())
+        .chain(s.audio.iter().map(|a| a.file.as_str()))
+        .chain(s.text.iter().map(|t| t.file.as_str()))
+        .collect();
     let mut others: Vec<&str> =
         s.files.iter().map(|f| f.file.as_str()).filter(|f| !f.contains('/') && !media.contains(f)).collect();
     let fragments = s.files.iter().filter(|f| f.file.starts_with("QualityLevels(")).count();

@@ -295,7 +295,11 @@ fn check_client(m: &ClientManifest, name: &str, r: &mut Report) {
             if q.fourcc.is_empty() {
                 r.violation(&ql, "no FourCC (Media3 requires it)");
             }
-            if q.codec_private_data.is_empty() {
+            if s.kind == "text" {
+                if !matches!(q.fourcc.as_str(), "TTML" | "DFXP") {
+                    r.violation(&ql, format!("FourCC {:?}: dash.js keeps only TTML or DFXP text levels", q.fourcc));
+                }
+            } else if q.codec_private_data.is_empty() {
                 r.violation(&ql, "no CodecPrivateData: dash.js and Shaka build the init segment from it");
                 continue;
             }
@@ -393,6 +397,9 @@ fn check_fragments<'a>(
             r.violation(&here, "no samples");
             continue;
         };
+        if stream.kind == "text" {
+            check_text_sample(&here, f, c.d, first_sample(f), r);
+        }
         if stream.kind == "video" {
             if !first.is_sync() {
                 r.violation(&here, "first sample is not flagged as a sync sample");
@@ -403,6 +410,32 @@ fn check_fragments<'a>(
                 }
                 None => r.violation(&here, "first sample lies outside the file"),
                 _ => {}
+            }
+        }
+    }
+}
+
+/// A text fragment carries one TTML document (dash.js takes each `trun` sample as one), whose
+/// cues, relative to the fragment's start, lie within it.
+fn check_text_sample(here: &str, f: &FragmentRecord, duration: u64, sample: Option<Vec<u8>>, r: &mut Report) {
+    if f.samples.len() != 1 {
+        r.violation(here, format!("{} samples: a text fragment carries one TTML document", f.samples.len()));
+    }
+    let Some(bytes) = sample else {
+        r.violation(here, "the TTML document lies outside the file");
+        return;
+    };
+    match super::ttml::parse(&bytes, here) {
+        Err(e) => r.violation(here, format!("the sample is not a TTML document: {e}")),
+        Ok(doc) => {
+            if let Some(c) = doc.cues.iter().find(|c| c.end > duration) {
+                r.violation(
+                    here,
+                    format!(
+                        "a cue ends at {} (relative to the fragment start), after the fragment's end",
+                        super::ttml::clock_time(c.end)
+                    ),
+                );
             }
         }
     }

@@ -18,6 +18,8 @@ pub mod manifest;
 pub mod presentation;
 pub mod reader;
 pub mod scan;
+pub mod text;
+pub mod ttml;
 pub mod writer;
 
 pub use error::FormatError;
@@ -31,6 +33,7 @@ pub const TIMESCALE: u64 = 10_000_000;
 pub enum TrackKind {
     Video,
     Audio,
+    Text,
 }
 
 impl TrackKind {
@@ -39,6 +42,7 @@ impl TrackKind {
         match self {
             TrackKind::Video => "video",
             TrackKind::Audio => "audio",
+            TrackKind::Text => "text",
         }
     }
 }
@@ -48,6 +52,8 @@ impl TrackKind {
 pub enum CodecConfig {
     H264(avc::AvcConfig),
     Aac(aac::AacConfig),
+    /// TTML in `stpp` (a text track: one document per fragment).
+    Ttml(text::TextConfig),
 }
 
 impl CodecConfig {
@@ -55,6 +61,7 @@ impl CodecConfig {
         match self {
             CodecConfig::H264(_) => TrackKind::Video,
             CodecConfig::Aac(_) => TrackKind::Audio,
+            CodecConfig::Ttml(_) => TrackKind::Text,
         }
     }
 
@@ -63,6 +70,7 @@ impl CodecConfig {
         match self {
             CodecConfig::H264(c) => hex(&c.annexb_private_data()),
             CodecConfig::Aac(c) => hex(&c.asc),
+            CodecConfig::Ttml(_) => String::new(),
         }
     }
 
@@ -71,6 +79,7 @@ impl CodecConfig {
         match self {
             CodecConfig::H264(_) => "H264",
             CodecConfig::Aac(_) => "AACL",
+            CodecConfig::Ttml(_) => "TTML",
         }
     }
 }
@@ -107,7 +116,8 @@ pub struct Sample {
     pub duration: u32,
     /// An IDR picture (video) or any audio frame.
     pub sync: bool,
-    /// For H.264: 4-byte length-prefixed NAL units. For AAC: one raw frame.
+    /// For H.264: 4-byte length-prefixed NAL units. For AAC: one raw frame. For TTML: one
+    /// UTF-8 document.
     pub data: Vec<u8>,
 }
 

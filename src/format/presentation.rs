@@ -34,8 +34,13 @@ pub fn build_manifests(name: &str, outputs: &[TrackOutput]) -> Result<(ServerMan
             names.push(&o.track.name);
         }
     }
-    // Video first, as IIS writes them.
-    names.sort_by_key(|n| outputs.iter().find(|o| o.track.name == *n).map(|o| o.track.kind() != TrackKind::Video));
+    // Video first, then audio, then text, as IIS writes them.
+    let rank = |k: TrackKind| match k {
+        TrackKind::Video => 0,
+        TrackKind::Audio => 1,
+        TrackKind::Text => 2,
+    };
+    names.sort_by_key(|n| outputs.iter().find(|o| o.track.name == *n).map(|o| rank(o.track.kind())));
 
     let mut streams = Vec::new();
     let mut server_tracks = Vec::new();
@@ -55,7 +60,7 @@ pub fn build_manifests(name: &str, outputs: &[TrackOutput]) -> Result<(ServerMan
             system_bitrate: o.track.bitrate,
             track_id: o.track.track_id,
             track_name: o.track.name.clone(),
-            language: None,
+            language: (o.track.kind() == TrackKind::Text).then(|| o.track.language.clone()),
         }));
     }
     let server = ServerManifest { client_manifest: format!("{name}.ismc"), tracks: server_tracks };
@@ -131,6 +136,7 @@ pub fn stream_index(name: &str, rungs: &[&TrackInfo], chunks: Vec<Chunk>) -> Res
                 q.packet_size = Some(u32::from(c.channels) * 2);
                 q.audio_tag = Some(255);
             }
+            CodecConfig::Ttml(_) => {}
         }
         levels.push(q);
     }
@@ -154,6 +160,12 @@ pub fn stream_index(name: &str, rungs: &[&TrackInfo], chunks: Vec<Chunk>) -> Res
             }
         }
         TrackKind::Audio => s.language = first.map(|t| t.language.clone()),
+        TrackKind::Text => {
+            s.language = first.map(|t| t.language.clone());
+            if let Some(CodecConfig::Ttml(c)) = first.map(|t| &t.codec) {
+                s.subtype = Some(c.role.subtype().to_string());
+            }
+        }
     }
     Ok(s)
 }

@@ -268,12 +268,16 @@ fn tracks(moov: &MoovBox) -> Vec<TrackEntry> {
                     let codec = asc.and_then(|a| AacConfig::from_asc(&a).ok()).map(CodecConfig::Aac);
                     ("mp4a".to_string(), codec)
                 }
+                Some(SampleEntry::Stpp(_)) => {
+                    ("stpp".to_string(), Some(CodecConfig::Ttml(super::text::TextConfig::default())))
+                }
                 Some(other) => (type_name(shiguredo_mp4::BaseBox::box_type(other)), None),
                 None => (String::new(), None),
             };
             let kind = match &mdia.hdlr_box.handler_type {
                 b"vide" => Some(TrackKind::Video),
                 b"soun" => Some(TrackKind::Audio),
+                b"subt" | b"text" | b"sbtl" => Some(TrackKind::Text),
                 _ => None,
             };
             TrackEntry {

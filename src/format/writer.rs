@@ -7,8 +7,9 @@ use std::num::NonZeroU32;
 
 use shiguredo_mp4::boxes::{
     Brand, DinfBox, DrefBox, FtypBox, HdlrBox, MdhdBox, MdiaBox, MediaHeader, MfhdBox, MfraBox, MfroBox, MinfBox,
-    MoofBox, MoovBox, MvexBox, MvhdBox, SampleEntry, SmhdBox, StblBox, StcoBox, StscBox, StsdBox, StszBox, SttsBox,
-    TfhdBox, TfraBox, TfraEntry, TkhdBox, TrafBox, TrakBox, TrexBox, TrunBox, TrunSample, UrlBox, VmhdBox,
+    MoofBox, MoovBox, MvexBox, MvhdBox, SampleEntry, SmhdBox, StblBox, StcoBox, SthdBox, StppBox, StscBox, StsdBox,
+    StszBox, SttsBox, TfhdBox, TfraBox, TfraEntry, TkhdBox, TrafBox, TrakBox, TrexBox, TrunBox, TrunSample, UrlBox,
+    VmhdBox,
 };
 use shiguredo_mp4::{Either, FixedPointNumber, LanguageCode, Mp4FileTime, SampleFlags};
 
@@ -171,8 +172,15 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
             0,
             0,
         ),
+        CodecConfig::Ttml(_) => (
+            SampleEntry::Stpp(stpp_box()?),
+            MediaHeader::Sthd(SthdBox),
+            HdlrBox::HANDLER_TYPE_SUBT,
+            "SubtitleHandler",
+            0,
+            0,
+        ),
     };
-    let video = track.kind() == TrackKind::Video;
     let fixed = |v: u32| FixedPointNumber::new(v.min(i16::MAX as u32) as i16, 0);
     let language = LanguageCode::from_ascii(&track.language).unwrap_or_default();
     Ok(MoovBox {
@@ -198,7 +206,11 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
                 duration: 0,
                 layer: TkhdBox::DEFAULT_LAYER,
                 alternate_group: TkhdBox::DEFAULT_ALTERNATE_GROUP,
-                volume: if video { TkhdBox::DEFAULT_VIDEO_VOLUME } else { TkhdBox::DEFAULT_AUDIO_VOLUME },
+                volume: if track.kind() == TrackKind::Audio {
+                    TkhdBox::DEFAULT_AUDIO_VOLUME
+                } else {
+                    TkhdBox::DEFAULT_VIDEO_VOLUME
+                },
                 matrix: TkhdBox::DEFAULT_MATRIX,
                 width: fixed(width),
                 height: fixed(height),
@@ -248,6 +260,21 @@ pub fn moov(track: &TrackInfo) -> Result<MoovBox> {
             }],
             unknown_boxes: Vec::new(),
         }),
+        unknown_boxes: Vec::new(),
+    })
+}
+
+/// The `stpp` sample entry of a TTML track (ISO/IEC 14496-30): the TTML namespace, no schema,
+/// no auxiliary MIME types.
+fn stpp_box() -> Result<StppBox> {
+    let text = |s: &str| {
+        shiguredo_mp4::Utf8String::new(s).ok_or_else(|| FormatError::invalid("stpp", "a string holds a NUL byte"))
+    };
+    Ok(StppBox {
+        data_reference_index: StppBox::DEFAULT_DATA_REFERENCE_INDEX,
+        namespace: text(super::text::STPP_NAMESPACE)?,
+        schema_location: text("")?,
+        auxiliary_mime_types: text("")?,
         unknown_boxes: Vec::new(),
     })
 }

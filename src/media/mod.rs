@@ -10,6 +10,7 @@ pub mod input;
 pub mod probe;
 pub mod scale;
 pub mod streams;
+pub mod subtitle;
 pub mod ts;
 pub mod versions;
 pub mod x264;

@@ -271,6 +271,8 @@ async fn fragment(
     let ctype = match loc.kind {
         crate::format::TrackKind::Audio => "audio/mp4",
         crate::format::TrackKind::Video => "video/mp4",
+        // A TTML document in an ISO BMFF fragment (RFC 4337; what IIS answers for text fragments).
+        crate::format::TrackKind::Text => "application/mp4",
     };
     match bytes {
         Some(b) => bytes_response(method, b, ctype, &etag, cache, mtime),

@@ -24,7 +24,7 @@ use crate::format::presentation::{write_manifests, TrackOutput};
 use crate::format::writer::IsmvWriter;
 use crate::format::{avc, FormatError, Sample, TrackInfo, TrackKind, TIMESCALE};
 use crate::pipeline::output::{audio_file, video_file, Staging};
-use crate::pipeline::report::{Bar, Collecting, Report};
+use crate::pipeline::report::{Bar, Collecting, Note, NoteKind, Report};
 use crate::pipeline::stop::{Stop, Stopped};
 use crate::pipeline::{PipelineError, Summary};
 
@@ -205,7 +205,21 @@ pub fn run(
         started,
     );
     let mut summary = summary;
+    // Text tracks need a decode and a TTML conversion: the encode job does them, --copy does not.
+    for p in &opts.inputs {
+        for (id, lang) in source::open(p).map(|f| f.text).unwrap_or_default() {
+            report.note(&Note::new(
+                NoteKind::DroppedStream,
+                format!(
+                    "{}: text track {id} ({lang}): not packaged: --copy carries video and audio only; package \
+                     without --copy to convert it to a TTML text track",
+                    p.display()
+                ),
+            ));
+        }
+    }
     summary.warnings = report.warnings();
+    summary.notes = report.notes();
     staging.commit()?;
     Ok(summary)
 }

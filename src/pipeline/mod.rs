@@ -33,6 +33,7 @@ pub mod stop;
 pub use name::check_name;
 pub mod stream;
 pub mod summary;
+pub mod text;
 pub mod timeline;
 pub mod tracks;
 pub mod video;
@@ -89,6 +90,8 @@ pub struct PackageOptions {
     /// Cores to plan the encoders for (default: all available). It sets the rungs' lane counts
     /// ([`encoder_lanes`]), so output bytes depend on it and on nothing else about the machine.
     pub threads: Option<usize>,
+    /// Text tracks: sidecar subtitles, captions semantics.
+    pub text: text::TextOptions,
     /// Audio tracks and channels, deinterlacing.
     pub streams: tracks::StreamChoice,
 }
@@ -115,6 +118,10 @@ pub fn package(
     let staging = output::Staging::prepare(&opts.output, &name, opts.force, &[opts.input.as_path()])?;
     media::init()?;
     let (mut source, video_info, audio_infos) = tracks::open_source(&opts.input, &opts.input, &opts.streams, &report)?;
+    let text_sources = text::prepare(&opts.input, &opts.text)?;
+    for n in &text_sources.notes {
+        report.note(&Note::new(NoteKind::DroppedStream, n.clone()));
+    }
     let fragment = seconds_to_ticks(opts.fragment_duration);
     let cores =
         opts.threads.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -191,6 +198,14 @@ pub fn package(
     if outputs.is_empty() {
         return Err(PipelineError::Invalid(format!("{}: nothing could be decoded", opts.input.display())));
     }
+    let grid = text_grid(&outputs);
+    let first_text_id = 2 + audio_infos.len() as u32;
+    let (texts, text_notes) =
+        text::write(&text_sources, &name, staging.path(), &grid, stats.origin.unwrap_or(0), first_text_id)?;
+    outputs.extend(texts.iter().map(|w| w.output.clone()));
+    for n in text_notes {
+        report.note(&Note::new(NoteKind::Text, n));
+    }
     write_manifests(staging.path(), &name, &outputs)
         .map_err(|e| PipelineError::format(format!("{name}.ism/.ismc"), e))?;
     finish(staging.path(), &name).map_err(|source| PipelineError::Finish { context: name.clone(), source })?;
@@ -211,10 +226,27 @@ pub fn package(
         report.warn(&warning);
     }
     summary.notes = report.notes();
+    for t in &mut summary.text {
+        if let Some(w) = texts.iter().find(|w| w.output.file == t.file) {
+            t.source = w.label.clone();
+            t.cues = w.cues;
+        }
+    }
     summary.source = Some(summary::SourceSummary::new(source.duration(), video_info.as_ref(), &audio_infos));
     summary.warnings = report.warnings();
     staging.commit()?;
     Ok(summary)
+}
+
+/// The fragment grid text tracks follow: the video's (the first video rung's fragments), else the
+/// first audio track's.
+fn text_grid(outputs: &[crate::format::presentation::TrackOutput]) -> Vec<crate::format::manifest::Chunk> {
+    use crate::format::TrackKind;
+    let by = |k: TrackKind| outputs.iter().find(|o| o.track.kind() == k);
+    by(TrackKind::Video)
+        .or_else(|| by(TrackKind::Audio))
+        .map(|o| o.fragments.iter().map(|f| crate::format::manifest::Chunk { t: f.time, d: f.duration }).collect())
+        .unwrap_or_default()
 }
 
 /// Refuses, before anything is created, an input that is missing, not a regular file, or empty.
@@ -432,6 +464,8 @@ impl AudioBacklog {
 struct DecodeStats {
     frames: u64,
     dropped: u64,
+    /// The input time (ticks) of the presentation's 0.
+    origin: Option<i64>,
 }
 
 /// The decode thread: one pass over the source, frames rebased to the presentation timeline and
@@ -525,6 +559,7 @@ fn decode(
     }
     // No video frame at all: the audio defines the origin.
     let o = origin.unwrap_or_else(|| backlog.frames.front().and_then(|(t, f)| audio_ticks(*t, f)).unwrap_or(0));
+    stats.origin = Some(o);
     for (track, f) in backlog.frames.drain(..) {
         let t = audio_ticks(track, &f).map(|t| t - o);
         fan.audio(track, f, t)?;

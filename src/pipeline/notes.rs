@@ -109,9 +109,12 @@ pub fn downmix_note(a: &AudioInfo, settings: &AacSettings) -> Option<Note> {
 }
 
 /// One note per stream of the source that is not packaged. `video` is the video stream packaged.
+/// Subtitle streams are left to `pipeline::text`: text ones become TTML text tracks, and it notes
+/// the bitmap ones (and those with no cue) itself.
 pub fn dropped_notes(others: &[OtherStream], video: Option<usize>) -> Vec<Note> {
     others
         .iter()
+        .filter(|o| o.kind != "subtitle")
         .map(|o| {
             let why = match o.kind {
                 "video" if o.cover_art => "cover art (an attached picture) is not packaged".to_string(),
@@ -120,7 +123,6 @@ pub fn dropped_notes(others: &[OtherStream], video: Option<usize>) -> Vec<Note> 
                     None => "not packaged".to_string(),
                 },
                 "audio" => "not packaged (not chosen by --audio-tracks)".to_string(),
-                "subtitle" => "not packaged (subtitle streams are not converted)".to_string(),
                 "data" => "not packaged (data streams, e.g. timecodes or metadata, are not carried)".to_string(),
                 "attachment" => "not packaged (attachments, e.g. fonts, are not carried)".to_string(),
                 _ => "not packaged (unknown stream type)".to_string(),
@@ -148,7 +150,12 @@ mod tests {
             cover_art,
         };
         let notes = dropped_notes(
-            &[s(2, "data", "bin_data", false), s(3, "video", "mjpeg", true), s(4, "attachment", "ttf", false)],
+            &[
+                s(2, "data", "bin_data", false),
+                s(3, "video", "mjpeg", true),
+                s(4, "attachment", "ttf", false),
+                s(5, "subtitle", "hdmv_pgs_subtitle", false),
+            ],
             Some(0),
         );
         assert_eq!(notes.len(), 3);

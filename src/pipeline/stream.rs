@@ -144,6 +144,7 @@ pub fn encode_live(
         force: false,
         allow_truncated: true,
         threads: Some(cores),
+        text: Default::default(),
         streams: opts.streams.clone(),
     };
     let mut rungs = match &video_info {

@@ -30,6 +30,8 @@ pub struct Summary {
     pub source: Option<SourceSummary>,
     pub rungs: Vec<RungSummary>,
     pub audio: Vec<AudioSummary>,
+    /// The text tracks (TTML), in manifest order.
+    pub text: Vec<TextSummary>,
     /// Every file in the folder (manifests included), with its size.
     pub files: Vec<FileSummary>,
     pub total_bytes: u64,
@@ -41,6 +43,23 @@ pub struct Summary {
     pub notes: Vec<super::report::Note>,
     /// ssfpack's version and the libraries that decide the output bytes (`ssfpack --version`).
     pub tools: BTreeMap<String, String>,
+}
+
+/// One text track written (`NAME_text_LANG.ismt`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TextSummary {
+    pub file: String,
+    /// The `StreamIndex` name (`text_eng`).
+    pub name: String,
+    /// ISO 639-2/T.
+    pub language: String,
+    /// `SUBT` or `CAPT`.
+    pub subtype: String,
+    /// Where the cues came from: `stream N (codec)` of the input, or the sidecar file.
+    pub source: String,
+    pub cues: usize,
+    pub fragments: usize,
+    pub bytes: u64,
 }
 
 /// The source of an encode job, as FFmpeg sees it.
@@ -148,6 +167,7 @@ impl Summary {
         files.sort_by(|a, b| a.file.cmp(&b.file));
         let mut rungs = Vec::new();
         let mut audio = Vec::new();
+        let mut text = Vec::new();
         let mut end = 0u64;
         let nominal = (fragment_duration * TIMESCALE as f64) as u64;
         for (i, o) in outputs.iter().enumerate() {
@@ -191,6 +211,16 @@ impl Summary {
                     fragments: o.fragments.len(),
                     bytes,
                 }),
+                crate::format::CodecConfig::Ttml(c) => text.push(TextSummary {
+                    file: o.file.clone(),
+                    name: o.track.name.clone(),
+                    language: o.track.language.clone(),
+                    subtype: c.role.subtype().to_string(),
+                    source: String::new(),
+                    cues: 0,
+                    fragments: o.fragments.len(),
+                    bytes,
+                }),
             }
         }
         let duration = end as f64 / TIMESCALE as f64;
@@ -210,6 +240,7 @@ impl Summary {
             tools: crate::media::versions::tools().into_iter().collect(),
             rungs,
             audio,
+            text,
             files,
         }
     }

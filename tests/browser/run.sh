@@ -52,6 +52,16 @@ ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=180x320:
 "$bin" "$work/portrait.mp4" -o "$work/origin/portrait" --name portrait -q \
   --ladder 180x320@300k,90x160@100k --x264-preset ultrafast || fail "packaging (portrait) failed"
 
+# Text tracks (text.test.mjs): a 6 s clip with mov_text subtitles in English and French.
+printf '1\n00:00:00,500 --> 00:00:01,750\nHello world\n\n2\n00:00:02,200 --> 00:00:04,600\nSecond cue\non two lines\n' >"$work/en.srt"
+printf '1\n00:00:01,000 --> 00:00:02,500\nBonjour\n' >"$work/fr.srt"
+ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=320x180:r=25:d=6" \
+  -f lavfi -i "sine=frequency=440:sample_rate=48000:d=6" -i "$work/en.srt" -i "$work/fr.srt" \
+  -map 0 -map 1 -map 2 -map 3 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -c:s mov_text \
+  -metadata:s:s:0 language=eng -metadata:s:s:1 language=fre "$work/subs.mp4" || fail "ffmpeg (subs) failed"
+"$bin" "$work/subs.mp4" -o "$work/origin/subs" --name subs -q --ladder 320x180@300k \
+  --x264-preset ultrafast || fail "packaging (subs) failed"
+
 # Two audio languages (eng, fra: 440 and 660 Hz), for the page's audio-language menu.
 ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=320x180:r=25:d=8" \
   -f lavfi -i "sine=frequency=440:sample_rate=48000:d=8" -f lavfi -i "sine=frequency=660:sample_rate=48000:d=8" \
@@ -141,6 +151,7 @@ run_tests() {
   [ "$rc" -eq 0 ] || status=1
 }
 run_tests playback.test.mjs
+run_tests text.test.mjs
 run_tests live.test.mjs
 run_tests dash_hls.test.mjs
 if ! kill -0 "${pids[-2]}" 2>/dev/null; then

@@ -64,7 +64,9 @@ pub fn write_presentation(dir: &Path, name: &str, fragments: u64, offset: u64, s
                     let fill = seed.wrapping_add((f as u8) * 8 + i as u8 + n as u8 * 64);
                     match codec {
                         CodecConfig::H264(_) => video_sample(pts, i == 0, fill),
-                        CodecConfig::Aac(_) => Sample { pts, duration: 400_000, sync: true, data: vec![fill; 7] },
+                        CodecConfig::Aac(_) | CodecConfig::Ttml(_) => {
+                            Sample { pts, duration: 400_000, sync: true, data: vec![fill; 7] }
+                        }
                     }
                 })
                 .collect();

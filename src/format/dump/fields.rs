@@ -389,7 +389,7 @@ fn normal(t: &[u8; 4], whole: &[u8], node: &mut BoxNode) -> Result<bool, String>
             let b: MfroBox = decode(whole)?;
             f.push("mfra_size", b.size);
         }
-        b"avc1" | b"mp4a" => sample_entry(decode(whole)?, f),
+        b"avc1" | b"mp4a" | b"stpp" => sample_entry(decode(whole)?, f),
         _ => return Ok(false),
     }
     Ok(true)
@@ -438,6 +438,12 @@ fn sample_entry(entry: SampleEntry, f: &mut Fields) {
             if let Some(info) = &d.dec_specific_info {
                 f.push("esds.audio_specific_config", hex(&info.payload));
             }
+        }
+        SampleEntry::Stpp(b) => {
+            f.push("data_reference_index", b.data_reference_index.get());
+            f.push("namespace", b.namespace.get());
+            f.push("schema_location", b.schema_location.get());
+            f.push("auxiliary_mime_types", b.auxiliary_mime_types.get());
         }
         other => f.push("entry", json!(format!("{other:?}"))),
     }

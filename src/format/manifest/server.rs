@@ -14,7 +14,7 @@ pub struct ServerManifest {
     pub tracks: Vec<ServerTrack>,
 }
 
-/// One `<video>` or `<audio>` entry of the `<switch>`.
+/// One `<video>`, `<audio>` or `<textstream>` entry of the `<switch>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerTrack {
     pub kind: TrackKind,
@@ -49,7 +49,13 @@ impl ServerManifest {
                     content: self.client_manifest.clone(),
                 }],
             },
-            body: WireBody { switch: WireSwitch { video: pick(TrackKind::Video), audio: pick(TrackKind::Audio) } },
+            body: WireBody {
+                switch: WireSwitch {
+                    video: pick(TrackKind::Video),
+                    audio: pick(TrackKind::Audio),
+                    textstream: pick(TrackKind::Text),
+                },
+            },
         };
         super::to_xml("smil", &wire)
     }
@@ -81,7 +87,13 @@ impl ServerManifest {
         let wire = WireSmil {
             xmlns: Some(SMIL_NS.into()),
             head: WireHead { meta: vec![WireMeta { name: "creator".into(), content: "ssfpack".into() }] },
-            body: WireBody { switch: WireSwitch { video: pick(TrackKind::Video), audio: pick(TrackKind::Audio) } },
+            body: WireBody {
+                switch: WireSwitch {
+                    video: pick(TrackKind::Video),
+                    audio: pick(TrackKind::Audio),
+                    textstream: pick(TrackKind::Text),
+                },
+            },
         };
         super::to_xml("smil", &wire)
     }
@@ -108,7 +120,10 @@ impl ServerManifest {
 
 fn tracks(wire: &WireSmil, context: &str) -> Result<Vec<ServerTrack>> {
     let mut tracks = Vec::new();
-    for (kind, list) in [(TrackKind::Video, &wire.body.switch.video), (TrackKind::Audio, &wire.body.switch.audio)] {
+    let switch = &wire.body.switch;
+    for (kind, list) in
+        [(TrackKind::Video, &switch.video), (TrackKind::Audio, &switch.audio), (TrackKind::Text, &switch.textstream)]
+    {
         for (i, m) in list.iter().enumerate() {
             let param = |n: &str| m.params.iter().find(|p| p.name.eq_ignore_ascii_case(n)).map(|p| p.value.clone());
             let track_id = param("trackID")
@@ -168,6 +183,8 @@ struct WireSwitch {
     video: Vec<WireMediaRef>,
     #[serde(default)]
     audio: Vec<WireMediaRef>,
+    #[serde(default)]
+    textstream: Vec<WireMediaRef>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -28,6 +28,8 @@
     rendered: null,
     player: null,
     select: selectQuality,
+    textTracks: [],
+    selectText: selectText,
     audioTracks: [],
     audio: null,
     selectAudio: selectAudio
@@ -244,6 +246,46 @@
     select.value = auto ? 'auto' : String(id);
   }
 
+  // The subtitle menu: one entry per text track (Smooth `StreamIndex Type="text"`), by language;
+  // dash.js draws the chosen track's TTML cues into #ttml. Off by default.
+  var subtitles = document.getElementById('subtitles');
+
+  function languageName(code) {
+    try {
+      var n = new Intl.DisplayNames([navigator.language || 'en'], { type: 'language' }).of(code);
+      if (n && n !== code) return n + ' (' + code + ')';
+    } catch (e) { /* not a code Intl knows */ }
+    return code;
+  }
+
+  function fillTextMenu() {
+    var tracks = state.player.getTracksFor('text') || [];
+    state.textTracks = tracks.map(function (t, i) {
+      var roles = (t.roles || []).map(function (r) { return r && r.value ? r.value : String(r); });
+      return { index: i, id: String(t.id), lang: t.lang, captions: roles.indexOf('main') >= 0 };
+    });
+    while (subtitles.options.length > 1) subtitles.remove(1);
+    state.textTracks.forEach(function (t) {
+      var o = document.createElement('option');
+      o.value = String(t.index);
+      o.textContent = languageName(t.lang || 'und') + (t.captions ? ' · CC' : '');
+      subtitles.appendChild(o);
+    });
+    document.getElementById('subtitles-label').hidden = !state.textTracks.length;
+    subtitles.value = String(state.player.getCurrentTextTrackIndex());
+    if (subtitles.selectedIndex < 0) subtitles.value = '-1';
+  }
+
+  // -1: off; else the index of a track in the menu (dash.js's order of text tracks).
+  function selectText(index) {
+    var p = state.player;
+    if (!p) return;
+    var i = Number(index);
+    if (i >= 0) p.enableText(true);
+    p.setTextTrack(i);
+    subtitles.value = String(i);
+  }
+
   function fmt(t) {
     if (!isFinite(t)) return '–';
     var m = Math.floor(t / 60), s = (t - m * 60).toFixed(1);
@@ -292,7 +334,9 @@
     await loadDashjs();
     var player = dashjs.MediaPlayer().create();
     state.player = player;
-    player.updateSettings({ streaming: { utcSynchronization: { defaultTimingSource: timingSource(url) } } });
+    player.updateSettings({
+      streaming: { utcSynchronization: { defaultTimingSource: timingSource(url) }, text: { defaultEnabled: false } }
+    });
     var ev = dashjs.MediaPlayer.events;
     player.on(ev.ERROR, function (e) {
       var err = e && e.error;
@@ -304,6 +348,7 @@
       liveEl.hidden = liveStateEl.hidden = dvrBar.hidden = !state.live;
       fillMenu();
       fillAudioMenu();
+      fillTextMenu();
       state.ready = true;
       showStatus();
     });
@@ -312,6 +357,7 @@
     });
     select.addEventListener('change', function () { selectQuality(select.value); });
     audioSelect.addEventListener('change', function () { selectAudio(audioSelect.value); });
+    subtitles.addEventListener('change', function () { selectText(subtitles.value); });
     dvr.addEventListener('change', function () { seekLive(Number(dvr.value)); dvr.blur(); });
     document.getElementById('go-live').addEventListener('click', goLive);
     liveEl.addEventListener('click', goLive);
@@ -320,7 +366,10 @@
     video.addEventListener('error', function () {
       fail('media error ' + (video.error ? video.error.code + ' ' + video.error.message : ''));
     });
-    player.initialize(video, url, true);
+    // The view first, then the TTML div (dash.js needs the view for it), then the source.
+    player.initialize(video, null, true);
+    player.attachTTMLRenderingDiv(document.getElementById('ttml'));
+    player.attachSource(url);
   }
 
   start().catch(function (e) {

@@ -74,6 +74,9 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub video: Vec<SourceTrack>,
     pub audio: Vec<SourceTrack>,
+    /// Subtitle/text tracks (handler `sbtl`, `text` or `subt`): track id and language. `--copy`
+    /// does not carry them (one note each).
+    pub text: Vec<(u32, String)>,
 }
 
 /// Opens an MP4/MOV file and reads its `moov`. Tracks other than video and audio (subtitles, data,
@@ -112,9 +115,14 @@ pub fn open(path: &Path) -> Result<SourceFile, CopyError> {
     }
     let moov = moov.ok_or_else(|| CopyError::input(path, "no moov box"))?;
     let movie_timescale = u64::from(moov.mvhd_box.timescale.get());
-    let mut out = SourceFile { path: path.to_path_buf(), video: Vec::new(), audio: Vec::new() };
+    let mut out = SourceFile { path: path.to_path_buf(), video: Vec::new(), audio: Vec::new(), text: Vec::new() };
     for trak in &moov.trak_boxes {
         let handler = trak.mdia_box.hdlr_box.handler_type;
+        if matches!(&handler, b"sbtl" | b"text" | b"subt") {
+            let lang = String::from_utf8_lossy(&trak.mdia_box.mdhd_box.language.as_bytes()).into_owned();
+            out.text.push((trak.tkhd_box.track_id, lang));
+            continue;
+        }
         if handler != HdlrBox::HANDLER_TYPE_VIDE && handler != HdlrBox::HANDLER_TYPE_SOUN {
             continue;
         }
@@ -122,6 +130,7 @@ pub fn open(path: &Path) -> Result<SourceFile, CopyError> {
         match track.kind() {
             TrackKind::Video => out.video.push(track),
             TrackKind::Audio => out.audio.push(track),
+            TrackKind::Text => {}
         }
     }
     Ok(out)

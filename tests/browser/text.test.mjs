@@ -1,0 +1,153 @@
+// Text tracks in the browser: a presentation with two TTML text tracks (eng, fra: mov_text streams of
+// the source, converted by ssfpack) played from `ssfpack serve`.
+// - dash.js (the player page): the page's subtitle menu lists both tracks with their language, the
+//   video element exposes them as text tracks, and after choosing English and seeking, a cue becomes
+//   active at its time (TextTrack.activeCues) and is drawn in the TTML rendering div.
+// - Shaka 4.16 (which cannot show MSS text: see docs) plays audio and video with the text tracks present.
+//
+// Environment: ORIGIN_URL (ssfpack serve), SCREENSHOT_DIR, TEXT_PRESENTATION (default subs).
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ORIGIN = process.env.ORIGIN_URL;
+const STATIC = process.env.STATIC_URL;
+const SHOTS = process.env.SCREENSHOT_DIR || 'screenshots';
+const NAME = process.env.TEXT_PRESENTATION || 'subs';
+mkdirSync(SHOTS, { recursive: true });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await page.evaluate(fn, arg);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function withPage(browser, name, body) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  try {
+    const detail = await body(page, pageErrors);
+    await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+    return detail;
+  } catch (e) {
+    await page.screenshot({ path: join(SHOTS, `${name}-failed.png`) }).catch(() => {});
+    throw new Error(`${e.message}; page errors: ${pageErrors.join(' | ')}`);
+  } finally {
+    await context.close();
+  }
+}
+
+// The source's English cues (tests/browser/run.sh writes them): 0.5–1.75 "Hello world",
+// 2.2–4.6 "Second cue / on two lines".
+const CUE = { begin: 2.2, end: 4.6, text: 'Second cue' };
+
+async function dashjsCue(browser) {
+  return withPage(browser, 'text-dashjs', async (page, pageErrors) => {
+    const fetched = [];
+    page.on('response', (r) => {
+      const m = decodeURIComponent(r.url()).match(/Fragments\((text_\w+)=(\d+)\)/);
+      if (m) fetched.push(`${m[1]}@${m[2]}:${r.status()}`);
+    });
+    await page.goto(`${ORIGIN}/${NAME}/${NAME}.ism/player`, { waitUntil: 'load' });
+    await waitFor(page, 'player ready', () => !!(window.ssfpack && window.ssfpack.ready));
+    const menu = await page.evaluate(() => ({
+      tracks: window.ssfpack.textTracks,
+      options: [...document.getElementById('subtitles').options].map((o) => o.textContent),
+      hidden: document.getElementById('subtitles-label').hidden,
+    }));
+    const langs = menu.tracks.map((t) => t.lang).sort();
+    if (JSON.stringify(langs) !== '["eng","fra"]') throw new Error(`text tracks ${JSON.stringify(menu.tracks)}`);
+    if (menu.hidden || menu.options.length !== 3) throw new Error(`subtitle menu ${JSON.stringify(menu)}`);
+    // Choose English in the menu, as a viewer would.
+    const eng = menu.tracks.find((t) => t.lang === 'eng').index;
+    await page.evaluate((i) => {
+      const s = document.getElementById('subtitles');
+      s.value = String(i);
+      s.dispatchEvent(new Event('change'));
+    }, eng);
+    const videoTracks = await waitFor(page, 'video.textTracks', () => {
+      const t = [...document.querySelector('video').textTracks];
+      return t.length >= 2 ? t.map((x) => ({ language: x.language, kind: x.kind, mode: x.mode })) : null;
+    });
+    if (!videoTracks.some((t) => t.language === 'eng') || !videoTracks.some((t) => t.language === 'fra')) {
+      throw new Error(`video.textTracks: ${JSON.stringify(videoTracks)}`);
+    }
+    await page.evaluate((t) => {
+      const v = document.querySelector('video');
+      v.muted = true;
+      v.currentTime = t;
+      return v.play().catch(() => {});
+    }, CUE.begin - 1.2);
+    // The cue becomes active at its time, not before.
+    const seen = await waitFor(page, `cue "${CUE.text}" active`, (cue) => {
+      const v = document.querySelector('video');
+      const track = [...v.textTracks].find((x) => x.language === 'eng' && x.mode !== 'disabled');
+      const active = track && track.activeCues ? [...track.activeCues] : [];
+      const drawn = document.getElementById('ttml').textContent;
+      if (active.length && drawn.includes(cue.text)) return { t: v.currentTime, drawn, active: active.length };
+      if (v.currentTime > cue.end) return { late: v.currentTime, drawn, active: active.length };
+      return null;
+    }, CUE, 25000);
+    if (seen.late !== undefined) throw new Error(`no active cue by ${seen.late.toFixed(2)} s (drawn ${JSON.stringify(seen.drawn)})`);
+    if (seen.t < CUE.begin - 0.3 || seen.t > CUE.begin + 0.8) throw new Error(`cue active at ${seen.t.toFixed(2)} s, expected ${CUE.begin} s`);
+    const errors = await page.evaluate(() => window.ssfpack.errors);
+    if (errors.length || pageErrors.length) throw new Error(`errors: ${[...errors, ...pageErrors].join(' | ')}`);
+    if (!fetched.some((f) => f.startsWith('text_eng@') && f.endsWith(':200'))) throw new Error(`no text fragment fetched: ${fetched}`);
+    return `tracks ${langs.join(', ')} in the menu (${menu.options.join(' / ')}); "${CUE.text}" active at ${seen.t.toFixed(2)} s ` +
+      `(cue ${CUE.begin} s), drawn; text fragments ${fetched.join(' ')}`;
+  });
+}
+
+async function shakaPlaysWithText(browser) {
+  return withPage(browser, 'text-shaka', async (page) => {
+    const manifest = `${ORIGIN}/${NAME}/${NAME}.ism/Manifest`;
+    await page.goto(`${STATIC}/shaka.html?manifest=${encodeURIComponent(manifest)}`, { waitUntil: 'load' });
+    await waitFor(page, 'shaka ready', () => !!(window.shakaTest && (window.shakaTest.ready || window.shakaTest.errors.length)));
+    await page.evaluate(() => { const v = document.querySelector('video'); v.muted = true; return v.play().catch(() => {}); });
+    await waitFor(page, 'playback to 3 s', () => document.querySelector('video').currentTime >= 3 || window.shakaTest.errors.length, null, 25000);
+    const r = await page.evaluate(() => ({
+      errors: window.shakaTest.errors,
+      t: document.querySelector('video').currentTime,
+      h: document.querySelector('video').videoHeight,
+      text: window.shakaTest.player.getTextTracks().map((t) => t.language),
+    }));
+    if (r.errors.length) throw new Error(`shaka errors: ${r.errors.join(' | ')}`);
+    if (!r.h) throw new Error('no picture decoded');
+    return `played to ${r.t.toFixed(1)} s at height ${r.h}; Shaka lists text tracks ${JSON.stringify(r.text)} (not shown)`;
+  });
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+});
+const tests = [
+  ['text · dash.js subtitle menu and a cue at its time', () => dashjsCue(browser)],
+  ['text · shaka 4.16 plays with text tracks present', () => shakaPlaysWithText(browser)],
+];
+const only = process.env.ONLY;
+let passed = 0;
+let failed = 0;
+for (const [title, run] of tests) {
+  if (only && !title.includes(only)) continue;
+  const t0 = Date.now();
+  try {
+    const detail = await run();
+    passed++;
+    console.log(`ok   ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${detail}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.message}`);
+  }
+}
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
