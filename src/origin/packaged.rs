@@ -93,6 +93,7 @@ pub fn answer_named(
         }
         Packaged::Segment { bitrate, track, time } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {
             let seg = source.segment(track, *bitrate, *time)?;
+            no_text(seg.kind)?;
             let media = source.track(track, *bitrate)?;
             let init =
                 cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
@@ -116,6 +117,7 @@ pub fn answer_named(
         }
         Packaged::Init { bitrate, track } => {
             let media = source.track(track, *bitrate)?;
+            no_text(media.kind)?;
             let bytes =
                 cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
             let etag = format!("\"i{:x}\"", crate::format::fnv1a64(&bytes));
@@ -129,6 +131,7 @@ pub fn answer_named(
         }
         Packaged::Segment { bitrate, track, time } => {
             let seg = source.segment(track, *bitrate, *time)?;
+            no_text(seg.kind)?;
             let etag = match seg.etag {
                 Some(e) => format!("{}-c\"", e.trim_end_matches('"')),
                 None => format!("\"s{:x}\"", crate::format::fnv1a64(&seg.bytes)),
@@ -207,6 +210,15 @@ fn media_type(kind: TrackKind) -> &'static str {
     match kind {
         TrackKind::Video => "video/mp4",
         TrackKind::Audio => "audio/mp4",
+        TrackKind::Text => "application/mp4",
+    }
+}
+
+/// Text tracks are not carried in DASH/HLS yet (IMSC1 `stpp` and WebVTT are to come): 404.
+fn no_text(kind: TrackKind) -> Result<(), SourceError> {
+    match kind {
+        TrackKind::Text => Err(SourceError::NotFound("text tracks are not served as DASH/HLS yet".into())),
+        _ => Ok(()),
     }
 }
 
