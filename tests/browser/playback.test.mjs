@@ -114,6 +114,10 @@ async function scenario(browser, { name, url, player }) {
     if (!fetched.get('audio@128000') && ![...fetched.keys()].some((k) => k.startsWith('audio@'))) throw new Error('no audio fragment fetched');
     await sleep(300);
     await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+    // Nothing the page hides is drawn (a `display` rule must not override `hidden`).
+    const shown = await page.evaluate(() => [...document.querySelectorAll('[hidden]')]
+      .filter((el) => getComputedStyle(el).display !== 'none').map((el) => el.id || el.tagName));
+    if (shown.length) throw new Error(`hidden elements drawn: ${shown.join(', ')}`);
     const errors = await page.evaluate(api.errors);
     const all = [...errors, ...pageErrors, ...httpErrors];
     if (all.length) throw new Error(`player errors: ${all.join(' | ')}`);

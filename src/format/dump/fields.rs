@@ -180,12 +180,12 @@ fn uuid(whole: &[u8], node: &mut BoxNode) -> Result<bool, String> {
     let f = &mut node.fields;
     match PiffBox::from_unknown(&u).map_err(|e| e.to_string())? {
         PiffBox::Tfxd(t) => {
-            full_box(&u.payload[16.min(u.payload.len())..], f, None);
+            full_box(&u.payload, f, None);
             f.push("fragment_absolute_time", t.time);
             f.push("fragment_duration", t.duration);
         }
         PiffBox::Tfrf(t) => {
-            full_box(&u.payload[16.min(u.payload.len())..], f, None);
+            full_box(&u.payload, f, None);
             f.push("fragment_count", t.entries.len());
             node.entries = t
                 .entries
