@@ -14,6 +14,9 @@ use super::avc::AvcConfig;
 use super::boxes::{decode, encode};
 use super::error::{FormatError, Result};
 
+/// The codecs string of a DASH text track: TTML, IMSC1 text profile, in `stpp`.
+pub const TEXT_CODECS: &str = "stpp.ttml.im1t";
+
 /// The `ftyp` of an init segment: CMAF (`cmfc`) over ISO BMFF 6, also DASH.
 pub fn init_ftyp() -> FtypBox {
     FtypBox {
@@ -92,6 +95,61 @@ pub fn segment(fragment: &[u8], moof_offset: u64, track_id: u32, decode_time: u6
     Ok(out)
 }
 
+/// A Smooth text fragment (one TTML document per sample, times relative to the sample's start:
+/// what dash.js's MSS code offsets by) as a DASH/CMAF `stpp` segment (ISO/IEC 14496-30: times on
+/// the track's timeline, which dash.js and Shaka read with no offset for DASH). Every document is
+/// parsed, its cues moved by the sample's start and written again from the model; the sizes
+/// change, so the fragment is built anew by the writer and then given its `tfdt` by [`segment`].
+/// `timescale` is the track's media timescale, `decode_time` the fragment's start in it.
+pub fn text_segment(
+    fragment: &[u8],
+    moof_offset: u64,
+    track_id: u32,
+    timescale: u32,
+    decode_time: u64,
+    context: &str,
+) -> Result<Vec<u8>> {
+    use super::reader::MediaFile;
+    use super::ttml::{self, Cue, Document};
+    use super::TIMESCALE;
+
+    // Offsets made relative to the moof first, so the reader finds the samples in these bytes.
+    let normal = segment(fragment, moof_offset, track_id, decode_time, context)?;
+    let parsed = MediaFile::parse(std::io::Cursor::new(&normal), normal.len() as u64, context.as_ref())?;
+    let record = match parsed.fragments.as_slice() {
+        [one] => one,
+        _ => return Err(FormatError::boxes(context, "a text segment holds one moof")),
+    };
+    let to_ticks = |t: u64| (u128::from(t) * u128::from(TIMESCALE) / u128::from(timescale.max(1))) as u64;
+    let mut samples = Vec::with_capacity(record.samples.len());
+    let mut at = decode_time;
+    for (i, s) in record.samples.iter().enumerate() {
+        let start = usize::try_from(s.offset).unwrap_or(usize::MAX);
+        let data = start
+            .checked_add(s.size as usize)
+            .and_then(|end| normal.get(start..end))
+            .ok_or_else(|| FormatError::boxes(context, format!("sample {i} is outside the fragment")))?;
+        let doc = ttml::parse(data, &format!("{context}, sample {i}"))?;
+        let shift = to_ticks(at);
+        let cues = doc.cues.into_iter().map(|c| Cue { begin: c.begin + shift, end: c.end + shift, ..c }).collect();
+        let xml = Document { lang: doc.lang.unwrap_or_else(|| "und".into()), cues }.to_xml()?;
+        let pts = i64::try_from(at).map_err(|_| FormatError::boxes(context, "decode time overflows"))?;
+        samples.push(super::Sample { pts, duration: s.duration, sync: true, data: xml });
+        at += u64::from(s.duration);
+    }
+    let track = super::TrackInfo {
+        track_id,
+        codec: super::CodecConfig::Ttml(super::text::TextConfig::default()),
+        bitrate: 0,
+        language: String::new(),
+        name: String::new(),
+    };
+    let rebuilt = super::fragmenter::Fragment { start: decode_time, end: at, samples };
+    let sequence = super::boxes::decode::<MoofBox>(fragment, context)?.0.mfhd_box.sequence_number;
+    let bytes = super::writer::fragment_bytes(&track, &rebuilt, sequence)?;
+    segment(&bytes, 0, track_id, decode_time, context)
+}
+
 /// The RFC 6381 codecs string of a Smooth `QualityLevel`: `avc1.PPCCLL` from the SPS in its
 /// `CodecPrivateData`, `mp4a.40.N` from the AudioSpecificConfig (N the audio object type;
 /// `mp4a.40.2` when an AAC level carries no configuration). `None` for other codecs.
@@ -100,6 +158,8 @@ pub fn codecs(fourcc: &str, codec_private_data: &str) -> Option<String> {
     match fourcc.to_ascii_uppercase().as_str() {
         "H264" | "AVC1" | "DAVC" => AvcConfig::from_private_data(&data).ok().map(|c| c.codec_string()),
         "AACL" | "AACH" | "MP4A" => Some(format!("mp4a.40.{}", audio_object_type(&data).unwrap_or(2))),
+        // IMSC1 text profile in `stpp` (ISO/IEC 14496-30, W3C "Codecs parameter for TTML").
+        "TTML" | "STPP" => Some(TEXT_CODECS.to_string()),
         _ => None,
     }
 }
@@ -200,6 +260,36 @@ mod tests {
         assert_eq!(moof.traf_boxes[0].tfdt_box.as_ref().map(|t| t.version), Some(1));
         // A segment made again from a segment is the same (the tfdt is replaced, not added).
         assert_eq!(segment(&seg, 0, 3, 20_000_000, "t").unwrap(), seg);
+    }
+
+    #[test]
+    fn text_segments_get_track_timeline_times() {
+        use crate::format::ttml::{parse, Cue, Document, Placement, Span, Style};
+        let cue = |b, e, t: &str| Cue {
+            begin: b,
+            end: e,
+            lines: vec![vec![Span { text: t.into(), style: Style::default() }]],
+            placement: Placement::default(),
+        };
+        let doc = Document { lang: "en".into(), cues: vec![cue(5_000_000, 15_000_000, "a & b")] }.to_xml().unwrap();
+        let text = TrackInfo {
+            track_id: 2,
+            codec: CodecConfig::Ttml(crate::format::text::TextConfig::default()),
+            bitrate: 1000,
+            language: "en".into(),
+            name: "text_en".into(),
+        };
+        let samples = vec![Sample { pts: 20_000_000, duration: 20_000_000, sync: true, data: doc }];
+        let frag = fragment_bytes(&text, &Fragment { start: 20_000_000, end: 40_000_000, samples }, 9).unwrap();
+        let seg = text_segment(&frag, 0, 2, 10_000_000, 20_000_000, "t").unwrap();
+        let parsed = MediaFile::parse(std::io::Cursor::new(&seg), seg.len() as u64, "t".as_ref()).unwrap();
+        let f = &parsed.fragments[0];
+        assert_eq!((f.tfdt, f.samples.len(), f.samples[0].duration), (Some(20_000_000), 1, 20_000_000));
+        let s = f.samples[0];
+        let back = parse(&seg[s.offset as usize..s.offset as usize + s.size as usize], "t").unwrap();
+        assert_eq!(back.cues, vec![cue(25_000_000, 35_000_000, "a & b")], "shifted by the fragment start");
+        assert_eq!(back.lang.as_deref(), Some("en"));
+        assert!(text_segment(&seg[..seg.len() - 3], 0, 2, 10_000_000, 20_000_000, "t").is_err(), "cut short");
     }
 
     #[test]

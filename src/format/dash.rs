@@ -1,5 +1,5 @@
 //! A Smooth presentation as a DASH MPD: one `AdaptationSet` per `StreamIndex` (language and role
-//! from the manifest), one `Representation` per `QualityLevel`, a `SegmentTemplate` in the Smooth
+//! from the manifest; TTML text as IMSC1 `stpp`), one `Representation` per `QualityLevel`, a `SegmentTemplate` in the Smooth
 //! timescale whose `SegmentTimeline` holds the exact Smooth `t`/`d` values, and the origin's
 //! `QualityLevels($Bandwidth$)/Fragments(NAME=$Time$,format=…)` segment URLs.
 //!
@@ -9,9 +9,10 @@
 
 use serde::Serialize;
 
-use super::cmaf::{codecs, Naming};
+use super::cmaf::{codecs, Naming, TEXT_CODECS};
 use super::error::{FormatError, Result};
 use super::manifest::{ClientManifest, StreamIndex};
+use super::text::TextRole;
 
 /// `format=` value of the DASH manifests (and their segments' URLs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub struct LiveTiming {
     pub minimum_update_secs: u64,
 }
 
-/// The MPD of `manifest`; `live` makes it dynamic. Text streams are left out (not carried yet).
+/// The MPD of `manifest`; `live` makes it dynamic. Text streams are IMSC1 `stpp` sets.
 pub fn mpd(manifest: &ClientManifest, flavor: DashFlavor, naming: &Naming, live: Option<&LiveTiming>) -> Result<Mpd> {
     let mut sets = Vec::new();
     for (i, stream) in manifest.streams.iter().enumerate() {
@@ -92,6 +93,7 @@ fn adaptation_set(m: &ClientManifest, s: &StreamIndex, id: u32, naming: &Naming)
     let video = match s.kind.as_str() {
         "video" => true,
         "audio" => false,
+        "text" => return Ok(text_set(m, s, id, naming)),
         _ => return Ok(None),
     };
     let first_of_kind = m.streams.iter().find(|o| o.kind == s.kind).is_some_and(|o| std::ptr::eq(o, s));
@@ -131,14 +133,51 @@ fn adaptation_set(m: &ClientManifest, s: &StreamIndex, id: u32, naming: &Naming)
             scheme: "urn:mpeg:dash:role:2011",
             value: if first_of_kind { "main" } else { "alternate" }.to_string(),
         },
-        template: SegmentTemplate {
-            timescale: s.effective_timescale(m),
-            media: Naming::fill(&naming.dash_segment, &s.name, "$Bandwidth$", "$Time$"),
-            initialization: Naming::fill(&naming.dash_init, &s.name, "$Bandwidth$", "$Time$"),
-            timeline: SegmentTimeline { s: timeline(s) },
-        },
+        template: template(m, s, naming),
         representations: reps,
     }))
+}
+
+/// The `AdaptationSet` of a TTML text stream: IMSC1 in `stpp`, role `subtitle` (Smooth `SUBT`) or
+/// `caption` (`CAPT`). `None` when the stream has no rung.
+fn text_set(m: &ClientManifest, s: &StreamIndex, id: u32, naming: &Naming) -> Option<AdaptationSet> {
+    let role = match s.subtype.as_deref().and_then(TextRole::from_subtype) {
+        Some(TextRole::Captions) => "caption",
+        _ => "subtitle",
+    };
+    let reps: Vec<Representation> = s
+        .quality_levels
+        .iter()
+        .map(|q| Representation {
+            id: format!("{}_{}", s.name, q.bitrate),
+            bandwidth: q.bitrate,
+            codecs: TEXT_CODECS.to_string(),
+            width: None,
+            height: None,
+            audio_sampling_rate: None,
+            channels: None,
+        })
+        .collect();
+    (!reps.is_empty()).then(|| AdaptationSet {
+        id,
+        content_type: "text",
+        mime_type: "application/mp4",
+        lang: s.language.clone().filter(|l| !l.is_empty() && l != "und"),
+        segment_alignment: true,
+        start_with_sap: 1,
+        role: Descriptor { scheme: "urn:mpeg:dash:role:2011", value: role.to_string() },
+        template: template(m, s, naming),
+        representations: reps,
+    })
+}
+
+fn template(m: &ClientManifest, s: &StreamIndex, naming: &Naming) -> SegmentTemplate {
+    SegmentTemplate {
+        timescale: s.effective_timescale(m),
+        media: Naming::fill(&naming.dash_segment, &s.name, "$Bandwidth$", "$Time$"),
+        initialization: Naming::fill(&naming.dash_init, &s.name, "$Bandwidth$", "$Time$"),
+        timeline: SegmentTimeline { s: timeline(s) },
+    }
 }
 
 /// The `S` elements: one per run of equal durations with no gap (`r` repeats), `t` on each.
@@ -295,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_codec_is_an_error_text_is_skipped() {
+    fn unknown_codec_is_an_error_text_is_stpp() {
         let level = QualityLevel { bitrate: 1, fourcc: "WVC1".into(), ..Default::default() };
         let video = StreamIndex {
             kind: "video".into(),
@@ -303,13 +342,21 @@ mod tests {
             quality_levels: vec![level],
             ..Default::default()
         };
-        let text = StreamIndex { kind: "text".into(), name: "text".into(), ..Default::default() };
+        let text = StreamIndex {
+            kind: "text".into(),
+            name: "text_eng".into(),
+            language: Some("en".into()),
+            subtype: Some("CAPT".into()),
+            quality_levels: vec![QualityLevel { bitrate: 1000, fourcc: "TTML".into(), ..Default::default() }],
+            ..Default::default()
+        };
         let m = ClientManifest::on_demand(10, vec![text.clone()]);
-        assert!(mpd(&m, DashFlavor::TimeCsf, &Naming::origin("mpd-time-csf"), None)
-            .unwrap()
-            .period
-            .adaptation_sets
-            .is_empty());
+        let sets = mpd(&m, DashFlavor::TimeCsf, &Naming::origin("mpd-time-csf"), None).unwrap().period.adaptation_sets;
+        assert_eq!(sets.len(), 1);
+        assert_eq!((sets[0].content_type, sets[0].mime_type), ("text", "application/mp4"));
+        assert_eq!((sets[0].lang.as_deref(), sets[0].role.value.as_str()), (Some("en"), "caption"));
+        assert_eq!(sets[0].representations[0].codecs, "stpp.ttml.im1t");
+        assert_eq!(sets[0].template.media, "QualityLevels($Bandwidth$)/Fragments(text_eng=$Time$,format=mpd-time-csf)");
         let m = ClientManifest::on_demand(10, vec![video, text]);
         assert!(mpd(&m, DashFlavor::TimeCsf, &Naming::origin("mpd-time-csf"), None).is_err());
     }

@@ -62,6 +62,8 @@ pub fn write_cmaf_layout(
     let tmp = tempfile::Builder::new().prefix(".ssfpack-cmaf-").tempdir_in(out).map_err(io(out))?;
     let mut report = SplitReport { out_dir: out.to_path_buf(), fragments: 0, bytes: 0 };
     let cmaf = PackagedFormat::Hls(HlsFlavor::Cmaf);
+    // Init segments and segments are the same bytes for DASH and HLS fMP4; text ones are DASH's.
+    let dash = PackagedFormat::Dash(DashFlavor::TimeCsf);
     let write = |rel: &str, bytes: &[u8]| -> Result<(), SplitError> {
         let path = tmp.path().join(rel);
         if let Some(parent) = path.parent() {
@@ -69,21 +71,26 @@ pub fn write_cmaf_layout(
         }
         crate::durable::write_synced(&path, bytes).map_err(io(&path))
     };
-    for stream in m.streams.iter().filter(|s| s.kind == "video" || s.kind == "audio") {
+    for stream in m.streams.iter().filter(|s| s.kind == "video" || s.kind == "audio" || s.kind == "text") {
+        // Text is DASH-only as fMP4 (`stpp`): HLS gets no text playlist from these files.
+        let text = stream.kind == "text";
+        if text && !protocols.dash {
+            continue;
+        }
         for q in &stream.quality_levels {
             let b = q.bitrate.to_string();
             let (bitrate, track) = (q.bitrate, stream.name.clone());
-            let init = answer_named(&src, cmaf, &Packaged::Init { bitrate, track: track.clone() }, "", &naming)
+            let init = answer_named(&src, dash, &Packaged::Init { bitrate, track: track.clone() }, "", &naming)
                 .map_err(source_error)?;
             write(&Naming::fill(&naming.dash_init, &stream.name, &b, ""), &init.bytes)?;
             for c in &stream.chunks {
                 let req = Packaged::Segment { bitrate, track: track.clone(), time: c.t };
-                let seg = answer_named(&src, cmaf, &req, "", &naming).map_err(source_error)?;
+                let seg = answer_named(&src, dash, &req, "", &naming).map_err(source_error)?;
                 write(&Naming::fill(&naming.dash_segment, &stream.name, &b, &c.t.to_string()), &seg.bytes)?;
                 report.fragments += 1;
                 report.bytes += seg.bytes.len() as u64;
             }
-            if protocols.hls {
+            if protocols.hls && !text {
                 let playlist = answer_named(&src, cmaf, &Packaged::Playlist { bitrate, track }, "", &naming)
                     .map_err(source_error)?;
                 write(&Naming::fill(&naming.playlist, &stream.name, &b, ""), &playlist.bytes)?;

@@ -117,7 +117,9 @@ pub fn answer_named(
         }
         Packaged::Init { bitrate, track } => {
             let media = source.track(track, *bitrate)?;
-            no_text(media.kind)?;
+            if matches!(format, PackagedFormat::Hls(_)) {
+                no_text(media.kind)?;
+            }
             let bytes =
                 cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
             let etag = format!("\"i{:x}\"", crate::format::fnv1a64(&bytes));
@@ -130,8 +132,10 @@ pub fn answer_named(
             })
         }
         Packaged::Segment { bitrate, track, time } => {
+            if matches!(format, PackagedFormat::Hls(_)) {
+                no_text(source.track(track, *bitrate)?.kind)?;
+            }
             let seg = source.segment(track, *bitrate, *time)?;
-            no_text(seg.kind)?;
             let etag = match seg.etag {
                 Some(e) => format!("{}-c\"", e.trim_end_matches('"')),
                 None => format!("\"s{:x}\"", crate::format::fnv1a64(&seg.bytes)),
@@ -214,10 +218,10 @@ fn media_type(kind: TrackKind) -> &'static str {
     }
 }
 
-/// Text tracks are not carried in DASH/HLS yet (IMSC1 `stpp` and WebVTT are to come): 404.
+/// Text tracks are not carried in HLS as fMP4 or TS: 404.
 fn no_text(kind: TrackKind) -> Result<(), SourceError> {
     match kind {
-        TrackKind::Text => Err(SourceError::NotFound("text tracks are not served as DASH/HLS yet".into())),
+        TrackKind::Text => Err(SourceError::NotFound("text tracks are not served as HLS fMP4/TS segments".into())),
         _ => Ok(()),
     }
 }

@@ -93,7 +93,8 @@ pub struct BuiltSegment {
     pub mtime: Option<SystemTime>,
 }
 
-/// The CMAF segment of a stored fragment of `media` (Smooth time `time`, 10^7 units per second).
+/// The CMAF segment of a stored fragment of `media` (Smooth time `time`, 10^7 units per second);
+/// a text track's documents get track-timeline times ([`crate::format::cmaf::text_segment`]).
 pub fn build_segment(
     media: &TrackMedia,
     fragment: &[u8],
@@ -104,8 +105,13 @@ pub fn build_segment(
 ) -> Result<Vec<u8>> {
     let decode_time = (u128::from(time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
     let ctx = format!("{name} at {bitrate}, fragment {time}");
-    crate::format::cmaf::segment(fragment, moof_offset, media.track_id, decode_time, &ctx)
-        .map_err(|e| SourceError::Broken(e.to_string()))
+    let built = match media.kind {
+        TrackKind::Text => {
+            crate::format::cmaf::text_segment(fragment, moof_offset, media.track_id, media.timescale, decode_time, &ctx)
+        }
+        _ => crate::format::cmaf::segment(fragment, moof_offset, media.track_id, decode_time, &ctx),
+    };
+    built.map_err(|e| SourceError::Broken(e.to_string()))
 }
 
 /// Live timing for dynamic manifests.
