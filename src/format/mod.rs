@@ -20,6 +20,7 @@ pub mod reader;
 pub mod scan;
 pub mod text;
 pub mod ttml;
+pub mod webvtt;
 pub mod writer;
 
 pub use error::FormatError;

@@ -1,0 +1,208 @@
+//! WebVTT: a typed cue model rendered as a WebVTT file (W3C WebVTT), what HLS carries for text.
+//! Cues come from the TTML model ([`Cue::from_ttml`]): placement becomes the `line:`/`align:` cue
+//! settings, italic/bold/underline the `<i>`/`<b>`/`<u>` spans, and a colour the `<c.NAME>` class
+//! only when it is one of WebVTT's default colour classes (others are dropped: WebVTT has no inline
+//! colour). Text is escaped (`&`, `<`, `>`). An HLS segment's file starts with an
+//! `X-TIMESTAMP-MAP` header ([`TimestampMap`]).
+
+use super::ttml::{self, Horizontal, Vertical};
+use super::TIMESCALE;
+
+/// The `X-TIMESTAMP-MAP=MPEGTS:<mpegts>,LOCAL:<local>` header of an HLS WebVTT segment: cue time
+/// `local` ([`TIMESCALE`] units) is presentation time `mpegts` on the 90 kHz clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampMap {
+    pub mpegts: u64,
+    pub local: u64,
+}
+
+/// A run of text and the WebVTT spans around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub text: String,
+    pub italic: bool,
+    pub bold: bool,
+    pub underline: bool,
+    /// One of WebVTT's default colour classes (`white`, `lime`, `cyan`, `red`, `yellow`,
+    /// `magenta`, `blue`, `black`).
+    pub class: Option<&'static str>,
+}
+
+/// The `line:` cue setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Line {
+    /// `line:0`: the first line from the top.
+    Top,
+    /// `line:50%`.
+    Middle,
+    /// No setting: WebVTT's default, the bottom.
+    #[default]
+    Bottom,
+}
+
+/// The `align:` cue setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    /// No setting: WebVTT's default.
+    #[default]
+    Center,
+    Right,
+}
+
+/// One cue: shown from `begin` to `end` ([`TIMESCALE`] units), lines of spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cue {
+    pub begin: u64,
+    pub end: u64,
+    pub lines: Vec<Vec<Span>>,
+    pub line: Line,
+    pub align: Align,
+}
+
+impl Cue {
+    /// The WebVTT form of a TTML cue (same times).
+    pub fn from_ttml(c: &ttml::Cue) -> Self {
+        let lines = c
+            .lines
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|s| Span {
+                        text: s.text.clone(),
+                        italic: s.style.italic,
+                        bold: s.style.bold,
+                        underline: s.style.underline,
+                        class: s.style.color.as_deref().and_then(color_class),
+                    })
+                    .collect()
+            })
+            .collect();
+        let line = match c.placement.vertical {
+            Vertical::Top => Line::Top,
+            Vertical::Middle => Line::Middle,
+            Vertical::Bottom => Line::Bottom,
+        };
+        let align = match c.placement.horizontal {
+            Horizontal::Left => Align::Left,
+            Horizontal::Center => Align::Center,
+            Horizontal::Right => Align::Right,
+        };
+        Cue { begin: c.begin, end: c.end, lines, line, align }
+    }
+}
+
+/// A WebVTT file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Document {
+    pub timestamp_map: Option<TimestampMap>,
+    pub cues: Vec<Cue>,
+}
+
+impl Document {
+    /// The file's text (UTF-8, `\n` line ends).
+    pub fn render(&self) -> String {
+        let mut out = String::from("WEBVTT\n");
+        if let Some(m) = self.timestamp_map {
+            out.push_str(&format!("X-TIMESTAMP-MAP=MPEGTS:{},LOCAL:{}\n", m.mpegts, timestamp(m.local)));
+        }
+        for cue in &self.cues {
+            out.push('\n');
+            out.push_str(&format!("{} --> {}", timestamp(cue.begin), timestamp(cue.end)));
+            match cue.line {
+                Line::Top => out.push_str(" line:0"),
+                Line::Middle => out.push_str(" line:50%"),
+                Line::Bottom => {}
+            }
+            match cue.align {
+                Align::Left => out.push_str(" align:left"),
+                Align::Right => out.push_str(" align:right"),
+                Align::Center => {}
+            }
+            out.push('\n');
+            for line in &cue.lines {
+                for span in line {
+                    out.push_str(&span_text(span));
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+fn span_text(s: &Span) -> String {
+    let mut text = escape(&s.text);
+    // A cue's text cannot hold a blank line (it would end the cue).
+    text = text.replace('\n', " ");
+    if let Some(c) = s.class {
+        text = format!("<c.{c}>{text}</c>");
+    }
+    for (on, tag) in [(s.underline, "u"), (s.bold, "b"), (s.italic, "i")] {
+        if on {
+            text = format!("<{tag}>{text}</{tag}>");
+        }
+    }
+    text
+}
+
+fn escape(t: &str) -> String {
+    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// WebVTT's default colour class of `#rrggbb`, if it is one.
+fn color_class(color: &str) -> Option<&'static str> {
+    match color.to_ascii_lowercase().as_str() {
+        "#ffffff" => Some("white"),
+        "#00ff00" => Some("lime"),
+        "#00ffff" => Some("cyan"),
+        "#ff0000" => Some("red"),
+        "#ffff00" => Some("yellow"),
+        "#ff00ff" => Some("magenta"),
+        "#0000ff" => Some("blue"),
+        "#000000" => Some("black"),
+        _ => None,
+    }
+}
+
+/// `HH:MM:SS.mmm` of `ticks` ([`TIMESCALE`] units), rounded to the millisecond.
+pub fn timestamp(ticks: u64) -> String {
+    ttml::clock_time(ticks.min(u64::MAX - TIMESCALE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::ttml::{Placement, Style};
+
+    #[test]
+    fn renders_settings_spans_and_escapes() {
+        let style = |italic, color: Option<&str>| Style { italic, color: color.map(String::from), ..Style::default() };
+        let c = ttml::Cue {
+            begin: 5_000_000,
+            end: 37_654_321,
+            lines: vec![
+                vec![
+                    ttml::Span { text: "Tom & <Jerry>".into(), style: style(true, None) },
+                    ttml::Span { text: " red".into(), style: style(false, Some("#FF0000")) },
+                ],
+                vec![ttml::Span { text: "teal".into(), style: style(false, Some("#008080")) }],
+            ],
+            placement: Placement::from_numpad(7).unwrap(),
+        };
+        let doc = Document {
+            timestamp_map: Some(TimestampMap { mpegts: 900_000, local: 0 }),
+            cues: vec![Cue::from_ttml(&c)],
+        };
+        assert_eq!(
+            doc.render(),
+            "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000\n\n\
+             00:00:00.500 --> 00:00:03.765 line:0 align:left\n\
+             <i>Tom &amp; &lt;Jerry&gt;</i><c.red> red</c>\nteal\n"
+        );
+        let bottom = ttml::Cue { placement: Placement::default(), ..c };
+        let text = Document { timestamp_map: None, cues: vec![Cue::from_ttml(&bottom)] }.render();
+        assert!(text.starts_with("WEBVTT\n\n00:00:00.500 --> 00:00:03.765\n"), "{text}");
+        assert_eq!(Document::default().render(), "WEBVTT\n");
+    }
+}
