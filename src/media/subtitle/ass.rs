@@ -118,7 +118,7 @@ pub fn dialogue(rect: &str, header: &Header) -> Dialogue {
         if run.is_empty() {
             return;
         }
-        let line = lines.last_mut().expect("lines is never empty");
+        let Some(line) = lines.last_mut() else { return };
         match line.last_mut() {
             Some(last) if last.style == *style => last.text.push_str(run),
             _ => line.push(Span { text: std::mem::take(run), style: style.clone() }),
