@@ -7,7 +7,7 @@
 // segments are fetched, playback advances, a seek into an unbuffered region resumes, no errors.
 //
 // Environment: ORIGIN_URL, STATIC_URL, SCREENSHOT_DIR, DH_PRESENTATION (folder and name, e.g. dh).
-import { chromium } from 'playwright-core';
+import { launchBrowser, runTests } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -100,12 +100,7 @@ async function scenario(browser, { name, player, manifest }) {
   }
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launchBrowser();
 const ism = `${ORIGIN}/${NAME}/${NAME}.ism`;
 const site = `${STATIC}/${NAME}`;
 const tests = [];
@@ -120,21 +115,4 @@ for (const [host, mpd, m3u8] of [
 }
 // MPEG-TS segments (m3u8-aapl, HLS v4) from the origin: hls.js transmuxes them itself.
 tests.push(['hls.js · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-hlsjs-aapl-origin', player: 'hlsjs', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
-const only = process.env.ONLY;
-let passed = 0;
-let failed = 0;
-for (const [title, run] of tests) {
-  if (only && !title.includes(only)) continue;
-  const t0 = Date.now();
-  try {
-    const detail = await run();
-    passed++;
-    console.log(`ok   ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${detail}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.message}`);
-  }
-}
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await runTests(browser, tests);

@@ -10,7 +10,7 @@
 // Environment: ORIGIN_URL (ssfpack serve), SCREENSHOT_DIR, LIVE_POINT (a point FFmpeg pushes to),
 // PUSHED_POINT (a point `ssfpack push` pushes to), IDLE_POINT (a point nobody pushes to).
 // Closing line: "N passed, M failed".
-import { chromium } from 'playwright-core';
+import { launchBrowser, runTests } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -284,12 +284,7 @@ async function indexPage(browser) {
   }
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launchBrowser();
 const tests = [
   ['live · index page lists points with their state', () => indexPage(browser)],
   ['live · idle point page waits for the encoder', () => idlePage(browser)],
@@ -297,21 +292,4 @@ const tests = [
   ['live · dash.js · NAME.html', () => htmlPage(browser)],
   ['live · dash.js · ssfpack push --post-per-track', () => pushedPage(browser)],
 ];
-const only = process.env.ONLY;
-let passed = 0;
-let failed = 0;
-for (const [title, run] of tests) {
-  if (only && !title.includes(only)) continue;
-  const t0 = Date.now();
-  try {
-    const detail = await run();
-    passed++;
-    console.log(`ok   ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${detail}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.message}`);
-  }
-}
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await runTests(browser, tests);

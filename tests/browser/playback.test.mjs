@@ -4,7 +4,7 @@
 // unbuffered region resumes, and that the player reports no error. Screenshots go to $SCREENSHOT_DIR.
 //
 // Environment: ORIGIN_URL (ssfpack serve), STATIC_URL (plain static server), SCREENSHOT_DIR, PRESENTATION.
-import { chromium } from 'playwright-core';
+import { launchBrowser, runTests } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -298,12 +298,7 @@ async function audioMenu(browser) {
 }
 
 // launch() (not a persistent context) gives every run a fresh temporary profile.
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launchBrowser();
 const originManifest = `${ORIGIN}/${NAME}/${NAME}.ism/Manifest`;
 const tests = [
   ['origin index page', () => indexPage(browser)],
@@ -318,21 +313,4 @@ const tests = [
   ['shaka 4.16 · origin', () => scenario(browser, { name: 'shaka-origin', player: 'shaka', url: `${STATIC}/shaka.html?manifest=${encodeURIComponent(originManifest)}` })],
   ['shaka 4.16 · static layout', () => scenario(browser, { name: 'shaka-static', player: 'shaka', url: `${STATIC}/shaka.html?manifest=${encodeURIComponent(`/${NAME}/Manifest`)}` })],
 ];
-const only = process.env.ONLY;
-let passed = 0;
-let failed = 0;
-for (const [title, run] of tests) {
-  if (only && !title.includes(only)) continue;
-  const t0 = Date.now();
-  try {
-    const detail = await run();
-    passed++;
-    console.log(`ok   ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${detail}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.message}`);
-  }
-}
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await runTests(browser, tests);

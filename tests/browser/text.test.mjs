@@ -8,7 +8,7 @@
 //   also drives Shaka 5, which showed the cue at 2.200 s in one run of three and no cue in two: not listed.)
 //
 // Environment: ORIGIN_URL (ssfpack serve), SCREENSHOT_DIR, TEXT_PRESENTATION (default subs).
-import { chromium } from 'playwright-core';
+import { launchBrowser, runTests } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -193,31 +193,10 @@ async function shakaPlaysWithText(browser) {
   });
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launchBrowser();
 const tests = [
   ['text · dash.js subtitle menu and a cue at its time', () => dashjsCue(browser)],
   ['text · shaka 4.16 plays with text tracks present', () => shakaPlaysWithText(browser)],
   ['text · dash.js 5 DASH stpp cue at its time', () => dashCue(browser, 'dashjs')],
 ];
-const only = process.env.ONLY;
-let passed = 0;
-let failed = 0;
-for (const [title, run] of tests) {
-  if (only && !title.includes(only)) continue;
-  const t0 = Date.now();
-  try {
-    const detail = await run();
-    passed++;
-    console.log(`ok   ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${detail}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.message}`);
-  }
-}
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await runTests(browser, tests);
