@@ -24,6 +24,7 @@ pub mod live;
 pub mod packaged;
 pub mod player;
 pub mod server;
+pub mod smooth;
 pub mod source;
 pub mod split;
 pub mod url;

@@ -1,6 +1,7 @@
 //! The HTTP side of the origin: one axum fallback handler that parses the IIS path grammar
-//! ([`super::url`]), asks the [`Catalog`] (inside `spawn_blocking`: every file access is blocking I/O)
-//! and answers. CORS and the access log are layers around it; connections (timeouts, the
+//! ([`super::url`]) and answers: Smooth ([`super::smooth`]) and DASH/HLS ([`super::packaged`])
+//! over the presentation's or the point's [`FragmentSource`] (an on-demand one inside
+//! `spawn_blocking`: every file access is blocking I/O), pages and plain files from the [`Catalog`]. CORS and the access log are layers around it; connections (timeouts, the
 //! connection cap, graceful shutdown) are [`super::conn`]'s.
 
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ use super::conn::{self, Limits};
 use super::files::{self, bytes_response, not_modified, not_modified_response, set, CACHE_REVALIDATE};
 use super::live::{self, ingest, Live};
 use super::player::{self, PlayerAssets};
+use super::smooth::{self, Flavor};
+use super::source::{FragmentSource, LiveSource, SourceError, VodSource};
 use super::url::{self, Route, UrlError};
 
 /// Shared state of the handlers.
@@ -148,27 +151,8 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
             }
         }
         Route::Ingest(..) => method_not_allowed(),
-        Route::Manifest(pres) if pres.is_live() => match live_point(&state, &pres).await {
-            Ok(p) => live::viewer::manifest(p, &method).await,
-            Err(r) => r,
-        },
-        Route::Fragment(pres, req) if pres.is_live() => match live_point(&state, &pres).await {
-            Ok(p) => live::viewer::fragment(p, &method, req, &state.fragment_cache_control).await,
-            Err(r) => r,
-        },
-        Route::Manifest(pres) => {
-            let st = state.clone();
-            let found = blocking(move || {
-                let p = st.catalog.presentation(&pres)?;
-                st.catalog.client_manifest(&p)
-            })
-            .await;
-            match found {
-                Ok((path, stamp)) => files::file_response(&method, &headers, &path, stamp, "text/xml").await,
-                Err(e) => catalog_error(&e),
-            }
-        }
-        Route::Fragment(pres, req) => fragment(&state, &method, &headers, pres, req).await,
+        Route::Manifest(pres) => smooth_manifest(&state, &method, &headers, pres).await,
+        Route::Fragment(pres, req) => smooth_fragment(&state, &method, &headers, pres, req).await,
         Route::Packaged(pres, format, req) => packaged(&state, &method, &headers, pres, format, req).await,
         Route::KeyFrames(_) => status_response(StatusCode::NOT_FOUND),
         Route::File(segments) => {
@@ -237,51 +221,71 @@ async fn live_point(state: &Arc<AppState>, pres: &url::PresentationPath) -> Resu
     }
 }
 
-async fn fragment(
+/// `…/Manifest` (Smooth), over the presentation's or the point's [`FragmentSource`].
+async fn smooth_manifest(
+    state: &Arc<AppState>,
+    method: &Method,
+    headers: &HeaderMap,
+    pres: url::PresentationPath,
+) -> Response {
+    if pres.is_live() {
+        return match live_point(state, &pres).await {
+            // Built from memory (no I/O), once per change of the event.
+            Ok(p) => smooth::manifest_response(method, headers, LiveSource(p).smooth_manifest(), Flavor::Live).await,
+            Err(r) => r,
+        };
+    }
+    let found = on_demand(state, pres, |src| src.smooth_manifest()).await;
+    smooth::manifest_response(method, headers, found, Flavor::OnDemand).await
+}
+
+/// `…/QualityLevels(B)/Fragments(TRACK=T)` and `FragmentInfo` (Smooth), over the presentation's
+/// or the point's [`FragmentSource`].
+async fn smooth_fragment(
     state: &Arc<AppState>,
     method: &Method,
     headers: &HeaderMap,
     pres: url::PresentationPath,
     req: url::FragmentRequest,
 ) -> Response {
-    let st = state.clone();
-    let inm = headers.clone();
     let head = method == Method::HEAD;
-    let found = blocking(move || {
-        let p = st.catalog.presentation(&pres)?;
-        let loc = st.catalog.locate(&p, &req)?;
-        // A revalidation or a HEAD needs no bytes.
-        let bytes = if head || not_modified(&inm, &loc.etag(), loc.stamp.mtime) {
-            None
-        } else {
-            Some(st.fragments.get_or_read(&loc, || st.catalog.read(&loc))?)
+    let cache = state.fragment_cache_control.as_str();
+    if pres.is_live() {
+        let src = match live_point(state, &pres).await {
+            Ok(p) => Arc::new(LiveSource(p)),
+            Err(r) => return r,
         };
-        Ok((loc, bytes))
-    })
-    .await;
-    let (loc, bytes) = match found {
-        Ok(x) => x,
-        Err(e) => return catalog_error(&e),
-    };
-    let etag = loc.etag();
-    let (cache, mtime) = (state.fragment_cache_control.as_str(), loc.stamp.mtime);
-    if not_modified(headers, &etag, mtime) {
-        return not_modified_response(&etag, cache, mtime);
+        // Located in memory (a cached answer or 412 needs no I/O); only a read goes to a worker.
+        let found = match src.locate(&req) {
+            Ok(at) if at.in_memory() => smooth::read_unless_known(&*src, at, head, headers),
+            Ok(at) => {
+                let inm = headers.clone();
+                tokio::task::spawn_blocking(move || smooth::read_unless_known(&*src, at, head, &inm))
+                    .await
+                    .unwrap_or_else(|e| Err(SourceError::Broken(format!("worker: {e}"))))
+            }
+            Err(e) => Err(e),
+        };
+        return smooth::fragment_response(method, headers, found, cache, Flavor::Live);
     }
-    let ctype = match loc.kind {
-        crate::format::TrackKind::Audio => "audio/mp4",
-        crate::format::TrackKind::Video => "video/mp4",
-        // A TTML document in an ISO BMFF fragment (RFC 4337; what IIS answers for text fragments).
-        crate::format::TrackKind::Text => "application/mp4",
+    let inm = headers.clone();
+    let found = on_demand(state, pres, move |src| smooth::fragment_answer(src, &req, head, &inm)).await;
+    smooth::fragment_response(method, headers, found, cache, Flavor::OnDemand)
+}
+
+/// Runs `work` over the on-demand presentation `pres` as a [`VodSource`], off the runtime's
+/// worker threads.
+async fn on_demand<T: Send + 'static>(
+    state: &Arc<AppState>,
+    pres: url::PresentationPath,
+    work: impl FnOnce(&VodSource<'_>) -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SourceError> {
+    let st = state.clone();
+    let job = move || {
+        let pres = st.catalog.presentation(&pres)?;
+        work(&VodSource { catalog: &st.catalog, pres, fragments: &st.fragments, caches: &st.vod })
     };
-    match bytes {
-        Some(b) => bytes_response(method, b, ctype, &etag, cache, mtime),
-        None => {
-            let mut r = bytes_response(method, Vec::new(), ctype, &etag, cache, mtime);
-            set(r.headers_mut(), header::CONTENT_LENGTH, &loc.len.to_string());
-            r
-        }
-    }
+    tokio::task::spawn_blocking(job).await.unwrap_or_else(|e| Err(SourceError::Broken(format!("worker: {e}"))))
 }
 
 /// A DASH/HLS request, over the presentation's or the point's [`FragmentSource`](super::source).
@@ -293,7 +297,6 @@ async fn packaged(
     format: url::PackagedFormat,
     req: url::Packaged,
 ) -> Response {
-    use super::source::{LiveSource, SourceError, VodSource};
     let cache = state.fragment_cache_control.clone();
     let found = if pres.is_live() {
         let point = match live_point(state, &pres).await {
@@ -303,13 +306,7 @@ async fn packaged(
         let work = move || super::packaged::answer(&LiveSource(point), format, &req, &cache);
         tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(SourceError::Broken(format!("worker: {e}"))))
     } else {
-        let st = state.clone();
-        let work = move || {
-            let pres = st.catalog.presentation(&pres)?;
-            let src = VodSource { catalog: &st.catalog, pres, fragments: &st.fragments, caches: &st.vod };
-            super::packaged::answer(&src, format, &req, &cache)
-        };
-        tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(SourceError::Broken(format!("worker: {e}"))))
+        on_demand(state, pres, move |src| super::packaged::answer(src, format, &req, &cache)).await
     };
     super::packaged::respond(method, headers, found)
 }

@@ -1,10 +1,13 @@
 //! The seam between the origin's protocols and where fragments come from: a [`FragmentSource`]
-//! lists the timeline (the [`ClientManifest`]), gives a track's `moov` (for init segments) and reads
-//! one fragment by track and time. An on-demand presentation ([`VodSource`]: the [`Catalog`], its
-//! `tfra` indexes and the fragment cache) and a live publishing point ([`Point`]) both implement
-//! it, so the DASH and HLS handlers ([`super::packaged`]) are one set over either.
+//! lists the timeline (the [`ClientManifest`], and the Smooth manifest as answered), gives a
+//! track's `moov` (for init segments), locates one fragment by track and time (with its validators)
+//! and reads it. An on-demand presentation ([`VodSource`]: the [`Catalog`], its `tfra` indexes and
+//! the fragment cache) and a live publishing point ([`LiveSource`] over a [`Point`]) both implement
+//! it, so the Smooth handlers ([`super::smooth`]) and the DASH and HLS handlers
+//! ([`super::packaged`]) are one set over either, and fragments are found and read one way.
 //!
-//! Everything here is blocking (file I/O); callers run it in `spawn_blocking`.
+//! An on-demand source is blocking (file I/O): callers run it in `spawn_blocking`. A live point
+//! locates in memory; only its [`FragmentSource::read`] of a fragment not in memory does I/O.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +18,8 @@ use bytes::Bytes;
 use shiguredo_mp4::boxes::MoovBox;
 
 use super::cache::{Form, FragmentCache};
-use super::catalog::{regular_file_stamp, Catalog, CatalogError, Presentation, Stamp};
+use super::catalog::{regular_file_stamp, Catalog, CatalogError, FragmentLocation, Presentation, Stamp};
+use super::live::point::{Plan, ReadPlan};
 use super::live::{LiveError, Point, Served};
 use super::url::{FragmentPart, FragmentRequest};
 use crate::format::boxes::{decode, encode, read_span};
@@ -33,7 +37,8 @@ pub enum SourceError {
     /// No such presentation, track or fragment: 404.
     #[error("not found: {0}")]
     NotFound(String),
-    /// A live fragment that is not available yet: 404 for DASH/HLS players (they retry).
+    /// A live fragment that is not available yet: 412 for Smooth clients (as IIS answers), 404 for
+    /// DASH/HLS players (they retry).
     #[error("not available yet")]
     NotYet,
     /// The files are unusable: 500.
@@ -73,14 +78,61 @@ pub struct TrackMedia {
     pub stamp: Option<Stamp>,
 }
 
-/// One fragment as read: `moof` + `mdat` and where the `moof` was in its file.
+/// One fragment as read, as Smooth clients get it (`moof` + `mdat`, or the `moof` alone for
+/// `FragmentInfo`; with its `tfrf` from a live point), and where the `moof` was in its file.
 #[derive(Debug, Clone)]
 pub struct SourceFragment {
     pub bytes: Bytes,
     pub moof_offset: u64,
+    pub kind: TrackKind,
     /// A strong ETag of these bytes, when the source knows one without hashing them.
     pub etag: Option<String>,
     pub mtime: Option<SystemTime>,
+}
+
+/// Validators of a fragment known before its bytes are read: a HEAD or a revalidation needs no
+/// read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: String,
+    pub mtime: Option<SystemTime>,
+    /// The fragment's length in bytes.
+    pub len: u64,
+}
+
+/// A fragment found by [`FragmentSource::locate`], read by [`FragmentSource::read`].
+pub struct Located {
+    pub kind: TrackKind,
+    /// `Some` when the source knows the validators without the bytes (an on-demand file: its stamp,
+    /// the fragment's offset and length); `None` when they come from the bytes (a live answer).
+    pub known: Option<Validators>,
+    at: At,
+}
+
+/// Where a located fragment's bytes are.
+enum At {
+    /// In an on-demand media file (read through the fragment cache).
+    File(FragmentLocation),
+    /// In a live point's archive file, its `tfrf` still to add.
+    Live(ReadPlan),
+    /// In memory already (a live point's cached final answer).
+    Memory(Bytes),
+}
+
+impl Located {
+    /// True when [`FragmentSource::read`] needs no I/O.
+    pub fn in_memory(&self) -> bool {
+        matches!(self.at, At::Memory(_))
+    }
+}
+
+/// The Smooth client manifest (`…/Manifest`) as answered.
+#[derive(Debug, Clone)]
+pub enum SmoothManifest {
+    /// An on-demand presentation's `.ismc`, served as the file it is (ranges, its validators).
+    File { path: PathBuf, stamp: Stamp },
+    /// Built in memory (a live point's), cacheable for `max_age` seconds.
+    Built { xml: Bytes, max_age: u64 },
 }
 
 /// A built segment.
@@ -123,14 +175,24 @@ pub struct LiveWindow {
     pub availability_start: SystemTime,
 }
 
-/// Where the DASH/HLS handlers get fragments from.
+/// Where the Smooth, DASH and HLS handlers get manifests and fragments from.
 pub trait FragmentSource: Send + Sync {
     /// The timeline and tracks; `NotFound` while a live point has nothing to list.
     fn manifest(&self) -> Result<Arc<ClientManifest>>;
+    /// The Smooth client manifest as answered; `NotFound` while a live point has nothing to list.
+    fn smooth_manifest(&self) -> Result<SmoothManifest>;
     /// The `moov` and identity of the track `name` at `bitrate`.
     fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia>;
-    /// The fragment of track `name` at `bitrate` starting at `time` (Smooth units).
-    fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment>;
+    /// Finds the fragment `req` names (`FragmentPart::Info`: its `moof` alone) and what is known
+    /// of it before a read. `NotYet` for a live fragment that is not available yet.
+    fn locate(&self, req: &FragmentRequest) -> Result<Located>;
+    /// Reads a fragment this source located.
+    fn read(&self, at: Located) -> Result<SourceFragment>;
+    /// The whole fragment of track `name` at `bitrate` starting at `time` (Smooth units).
+    fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
+        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
+        self.read(self.locate(&req)?)
+    }
     /// The CMAF segment of that fragment ([`crate::format::cmaf::segment`]) and its validators.
     /// The default builds it from [`Self::track`] and [`Self::fragment`]; a source may keep built
     /// segments.
@@ -168,7 +230,9 @@ pub struct VodSource<'a> {
 
 impl FragmentSource for VodSource<'_> {
     fn manifest(&self) -> Result<Arc<ClientManifest>> {
-        let (path, stamp) = self.catalog.client_manifest(&self.pres)?;
+        let SmoothManifest::File { path, stamp } = self.smooth_manifest()? else {
+            return Err(SourceError::Broken("an on-demand manifest is a file".into()));
+        };
         if let Some((s, m)) = lock(&self.caches.clients).get(&path) {
             if *s == stamp {
                 return Ok(m.clone());
@@ -184,6 +248,11 @@ impl FragmentSource for VodSource<'_> {
         Ok(m)
     }
 
+    fn smooth_manifest(&self) -> Result<SmoothManifest> {
+        let (path, stamp) = self.catalog.client_manifest(&self.pres)?;
+        Ok(SmoothManifest::File { path, stamp })
+    }
+
     fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia> {
         let t = self
             .pres
@@ -194,25 +263,44 @@ impl FragmentSource for VodSource<'_> {
         self.media(&path, stamp, t.track_id, t.kind)
     }
 
-    fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
-        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
-        let loc = self.catalog.locate(&self.pres, &req)?;
+    fn locate(&self, req: &FragmentRequest) -> Result<Located> {
+        let loc = self.catalog.locate(&self.pres, req)?;
+        let known = Validators { etag: loc.etag(), mtime: loc.stamp.mtime, len: loc.len };
+        Ok(Located { kind: loc.kind, known: Some(known), at: At::File(loc) })
+    }
+
+    fn read(&self, at: Located) -> Result<SourceFragment> {
+        let (loc, known) = in_file(at)?;
         let bytes = self.fragments.get_or_read(&loc, || self.catalog.read(&loc))?;
-        Ok(SourceFragment { bytes, moof_offset: loc.offset, etag: Some(loc.etag()), mtime: loc.stamp.mtime })
+        Ok(SourceFragment {
+            bytes,
+            moof_offset: loc.offset,
+            kind: loc.kind,
+            etag: Some(known.etag),
+            mtime: known.mtime,
+        })
     }
 
     /// Located once (the file's path and stamp then name its `moov` too); the built segment is
     /// kept in the fragment cache beside the stored bytes.
     fn segment(&self, name: &str, bitrate: u32, time: u64) -> Result<BuiltSegment> {
         let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
-        let loc = self.catalog.locate(&self.pres, &req)?;
+        let (loc, known) = in_file(self.locate(&req)?)?;
         let t = self.pres.track(bitrate, name).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
         let media = self.media(&loc.path, loc.stamp, t.track_id, t.kind)?;
         let bytes = self.fragments.get_or_build(&loc, Form::Cmaf, || {
             let stored = self.catalog.read(&loc)?;
             build_segment(&media, &stored, loc.offset, name, bitrate, time)
         })?;
-        Ok(BuiltSegment { bytes, kind: t.kind, etag: Some(loc.etag()), mtime: loc.stamp.mtime })
+        Ok(BuiltSegment { bytes, kind: t.kind, etag: Some(known.etag), mtime: known.mtime })
+    }
+}
+
+/// The file location of a fragment [`VodSource::locate`] found.
+fn in_file(at: Located) -> Result<(FragmentLocation, Validators)> {
+    match (at.at, at.known) {
+        (At::File(loc), Some(known)) => Ok((loc, known)),
+        _ => Err(SourceError::Broken("a fragment located by another source".into())),
     }
 }
 
@@ -273,6 +361,13 @@ impl FragmentSource for LiveSource {
         self.0.manifest()?.map(Arc::new).ok_or_else(|| SourceError::NotFound("nothing to list yet".into()))
     }
 
+    /// Built from memory (no I/O), once per change of the event.
+    fn smooth_manifest(&self) -> Result<SmoothManifest> {
+        let (xml, max_age) =
+            self.0.manifest_xml()?.ok_or_else(|| SourceError::NotFound("nothing to list yet".into()))?;
+        Ok(SmoothManifest::Built { xml, max_age })
+    }
+
     fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia> {
         let info = self.0.track_info(name, bitrate).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
         let moov = crate::format::writer::moov(&info).map_err(|e| SourceError::Broken(e.to_string()))?;
@@ -289,12 +384,26 @@ impl FragmentSource for LiveSource {
         })
     }
 
-    fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
-        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
-        match self.0.fragment(&req)? {
-            Served::Bytes { bytes, .. } => Ok(SourceFragment { bytes, moof_offset: 0, etag: None, mtime: None }),
-            Served::NotYet => Err(SourceError::NotYet),
+    /// Decided in memory, under the point's lock: a cached final answer, `NotYet`, or what to read.
+    fn locate(&self, req: &FragmentRequest) -> Result<Located> {
+        match self.0.plan_fragment(req)? {
+            Plan::Ready(Served::Bytes { bytes, kind }) => Ok(Located { kind, known: None, at: At::Memory(bytes) }),
+            Plan::Ready(Served::NotYet) => Err(SourceError::NotYet),
+            Plan::Read(plan) => Ok(Located { kind: plan.kind(), known: None, at: At::Live(plan) }),
         }
+    }
+
+    /// Reads the fragment from the archive and adds its `tfrf` (blocking), unless in memory.
+    fn read(&self, at: Located) -> Result<SourceFragment> {
+        let (bytes, kind) = match at.at {
+            At::Memory(bytes) => (bytes, at.kind),
+            At::Live(plan) => match self.0.read_fragment(plan)? {
+                Served::Bytes { bytes, kind } => (bytes, kind),
+                Served::NotYet => return Err(SourceError::NotYet),
+            },
+            At::File(_) => return Err(SourceError::Broken("a fragment located by another source".into())),
+        };
+        Ok(SourceFragment { bytes, moof_offset: 0, kind, etag: None, mtime: None })
     }
 
     fn live(&self) -> Option<LiveWindow> {

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,9 @@ pub struct Event {
     pub ended: bool,
     /// Streams that sent their end of stream (the event ends when all have).
     pub ended_streams: std::collections::BTreeSet<String>,
+    /// The wall-clock time of media time 0 (DASH `availabilityStartTime`), to the millisecond:
+    /// fixed once per event and kept in the state file, so a restarted server gives the same.
+    pub availability_start: Option<SystemTime>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,6 +69,10 @@ struct State {
     ended: bool,
     headers: BTreeMap<String, String>,
     tracks: Vec<TrackState>,
+    /// [`Event::availability_start`] in milliseconds since the Unix epoch (absent until fixed, and
+    /// in state files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    availability_start_ms: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,7 +89,7 @@ impl Event {
     /// Creates a new event folder under `archive` (named after the UTC time, made unique).
     pub fn create(archive: &Path, name: &str) -> Result<Self, LiveError> {
         std::fs::create_dir_all(archive).map_err(|e| LiveError::io(archive, e))?;
-        let stamp = super::clock::stamp(std::time::SystemTime::now());
+        let stamp = super::clock::stamp(SystemTime::now());
         let mut id = stamp.clone();
         let mut n = 1;
         let dir = loop {
@@ -104,6 +112,7 @@ impl Event {
             headers: BTreeMap::new(),
             ended: false,
             ended_streams: Default::default(),
+            availability_start: None,
         };
         event.save()?;
         Ok(event)
@@ -164,6 +173,7 @@ impl Event {
             headers: state.headers,
             ended: state.ended,
             ended_streams: Default::default(),
+            availability_start: state.availability_start_ms.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
         })
     }
 
@@ -185,10 +195,19 @@ impl Event {
                     language: t.info.language.clone(),
                 })
                 .collect(),
+            availability_start_ms: self.availability_start.map(millis),
         };
         let json = serde_json::to_vec_pretty(&state).map_err(|e| LiveError::Invalid(e.to_string()))?;
         let path = self.dir.join(STATE_FILE);
         durable::replace_synced(&path, &json).map_err(|e| LiveError::io(&path, e))
+    }
+
+    /// Fixes [`Self::availability_start`] at `t` (cut to the millisecond) and saves it durably; the
+    /// value is kept in memory even when the save fails.
+    pub fn fix_availability_start(&mut self, t: SystemTime) -> Result<SystemTime, LiveError> {
+        let t = UNIX_EPOCH + Duration::from_millis(millis(t));
+        self.availability_start = Some(t);
+        self.save().map(|()| t)
     }
 
     /// Adds a stream's tracks (its header boxes recorded): one archive file each, created synced.
@@ -279,6 +298,11 @@ impl Event {
         self.save()?;
         durable::sync_dir(&self.dir).map_err(|e| LiveError::io(&self.dir, e))
     }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Each track with only the fragment times every track of its stream has (rungs must align).

@@ -6,15 +6,16 @@
 //! - [`event`]: an event on disk (archive files appended and synced as fragments arrive, reopened
 //!   after a crash, finished into an on-demand presentation);
 //! - [`session`]: one ingest POST, parsed box by box as it arrives;
-//! - [`ingest`]: the HTTP side of a POST: who may push, time-outs, limits;
-//! - [`viewer`]: the HTTP side of playing: manifest, fragments, 412 for the future.
+//! - [`ingest`]: the HTTP side of a POST: who may push, time-outs, limits.
+//!
+//! Viewers are answered by the same handlers as on-demand presentations ([`crate::origin::smooth`],
+//! [`crate::origin::packaged`]) over the point as a [`crate::origin::source::LiveSource`].
 
 pub mod clock;
 pub mod event;
 pub mod ingest;
 pub mod point;
 pub mod session;
-pub mod viewer;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

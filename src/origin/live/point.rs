@@ -48,9 +48,6 @@ pub struct Point {
     manifest_cache: Mutex<Option<(u64, Bytes, u64)>>,
     /// Final fragment answers (their tfrf will not grow any more), by (event, track, bitrate, time, info).
     fragment_cache: Mutex<HashMap<FragmentKey, Bytes>>,
-    /// The wall-clock time of media time 0 of an event (DASH `availabilityStartTime`), fixed the
-    /// first time a dynamic manifest asks for it: by then the live edge is "now".
-    anchor: Mutex<Option<(String, std::time::SystemTime)>>,
 }
 
 /// Fragment answers kept per point before the cache is cleared (a bound on memory).
@@ -74,6 +71,12 @@ pub struct ReadPlan {
     kind: TrackKind,
     info: bool,
     key: Option<FragmentKey>,
+}
+
+impl ReadPlan {
+    pub fn kind(&self) -> TrackKind {
+        self.kind
+    }
 }
 
 /// A fragment answer.
@@ -114,7 +117,6 @@ impl Point {
             version: AtomicU64::new(0),
             manifest_cache: Mutex::new(None),
             fragment_cache: Mutex::new(HashMap::new()),
-            anchor: Mutex::new(None),
         })
     }
 
@@ -216,18 +218,11 @@ impl Point {
         Ok(Some(m))
     }
 
-    /// A fragment, with a `tfrf` naming up to `lookaheadChunks` fragments after it. Only listed
-    /// fragments are served (the newest waits for its successor): later ones are [`Served::NotYet`],
-    /// unknown or outside the DVR window ones an error (404).
-    pub fn fragment(&self, req: &FragmentRequest) -> Result<Served, LiveError> {
-        match self.plan_fragment(req)? {
-            Plan::Ready(s) => Ok(s),
-            Plan::Read(r) => self.read_fragment(r),
-        }
-    }
-
     /// Decides a fragment request in memory, under the state lock (no I/O): an answer from the
-    /// cache, 412, or what to read.
+    /// cache, [`Served::NotYet`], or what to read. The answer has a `tfrf` naming up to
+    /// `lookaheadChunks` fragments after it. Only listed fragments are served (the newest waits
+    /// for its successor): later ones are not yet, unknown or outside the DVR window ones an error
+    /// (404).
     pub fn plan_fragment(&self, req: &FragmentRequest) -> Result<Plan, LiveError> {
         let info = req.part == FragmentPart::Info;
         let guard = self.state.lock().map_err(|_| LiveError::Invalid("point state poisoned".into()))?;
@@ -308,18 +303,23 @@ impl Point {
         event.tracks.iter().find(|t| t.info.name == name && t.info.bitrate == bitrate).map(|t| t.info.clone())
     }
 
-    /// While the event is on: its DVR window and the wall-clock time of its media time 0.
+    /// While the event is on: its DVR window and the wall-clock time of its media time 0, fixed
+    /// the first time it is asked for (then the live edge is "now": that moment minus the media
+    /// time of the newest fragment's end) and kept in the event's state file, so it survives a
+    /// restart.
     pub fn live_window(&self) -> Option<crate::origin::source::LiveWindow> {
-        let guard = self.state.lock().ok()?;
-        let event = guard.as_ref().filter(|e| !e.ended)?;
+        let mut guard = self.state.lock().ok()?;
+        let event = guard.as_mut().filter(|e| !e.ended)?;
         let edge = event.tracks.iter().filter_map(|t| t.fragments.last()).map(|f| f.time + f.duration).max()?;
-        let mut anchor = self.anchor.lock().ok()?;
-        let start = match anchor.as_ref() {
-            Some((id, t)) if *id == event.id => *t,
-            _ => {
-                let t = std::time::SystemTime::now() - std::time::Duration::from_nanos(edge.saturating_mul(100));
-                *anchor = Some((event.id.clone(), t));
-                t
+        let start = match event.availability_start {
+            Some(t) => t,
+            None => {
+                let now = std::time::SystemTime::now();
+                let t = now.checked_sub(std::time::Duration::from_nanos(edge.saturating_mul(100))).unwrap_or(now);
+                event.fix_availability_start(t).unwrap_or_else(|e| {
+                    tracing::warn!("{}: availabilityStartTime not saved: {e}", event.dir.display());
+                    event.availability_start.unwrap_or(t)
+                })
             }
         };
         Some(crate::origin::source::LiveWindow { dvr_secs: self.settings().dvr_window, availability_start: start })
