@@ -530,3 +530,78 @@ fn a_changed_point_file_applies_to_the_next_event_not_the_running_one() {
     assert_eq!(events(tmp.path(), "Live").len(), 2);
     assert_eq!(manifest(serve.addr, "/Live.isml/Manifest").unwrap().lookahead_count, Some(3));
 }
+
+/// The root `availabilityStartTime` of the point's dynamic MPD (a generic XML parser), waiting
+/// (at most 10 s) until the MPD is dynamic.
+fn availability_start(addr: SocketAddr) -> String {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = request(addr, "GET", "/Live.isml/Manifest(format=mpd-time-csf)", &[]);
+        if r.status == 200 {
+            let text = r.text();
+            let mut reader = quick_xml::Reader::from_str(&text);
+            let root = loop {
+                match reader.read_event().expect("well-formed MPD") {
+                    quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => break e.into_owned(),
+                    quick_xml::events::Event::Eof => panic!("an empty MPD"),
+                    _ => {}
+                }
+            };
+            let attr =
+                |name: &str| root.try_get_attribute(name).unwrap().map(|a| a.unescape_value().unwrap().into_owned());
+            if attr("type").as_deref() == Some("dynamic") {
+                return attr("availabilityStartTime").expect("a dynamic MPD has availabilityStartTime");
+            }
+        }
+        assert!(Instant::now() < end, "no dynamic MPD: {} {}", r.status, r.text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The point's Smooth manifest and fragments revalidate (ETag → 304) and HEAD gives their length.
+/// A live DASH timeline does not jump when the server restarts: the restarted server (after
+/// `kill -9`) gives the same `availabilityStartTime` for the event; a new event gets a new one.
+#[test]
+fn live_dash_availability_start_survives_a_restart_and_a_new_event_gets_a_new_one() {
+    let (header, pairs) = recorded_stream();
+    let tmp = tempfile::tempdir().unwrap();
+    point(tmp.path(), "Live.isml");
+    let serve = ServeProcess::start(tmp.path(), &[]);
+    let path = "/Live.isml/Streams(feed1)";
+    // Half the fragments, no end of stream: the event stays on.
+    let half = pairs.len() / 2;
+    let first = [header.clone(), pairs[..half].concat()].concat();
+    assert_eq!(post(serve.addr, path, &[], &first), 200);
+    let before = availability_start(serve.addr);
+    assert_eq!(availability_start(serve.addr), before, "fixed once per event");
+    // The Smooth answers of the point carry validators that revalidate (304), HEAD its length.
+    let m = manifest(serve.addr, "/Live.isml/Manifest").unwrap();
+    let frag = format!("/Live.isml/{}", m.streams[0].fragment_url(m.streams[0].quality_levels[0].bitrate, 0));
+    for url in ["/Live.isml/Manifest", frag.as_str()] {
+        let r = request(serve.addr, "GET", url, &[]);
+        let etag = r.header("etag").unwrap().to_string();
+        assert_eq!(request(serve.addr, "GET", url, &[("If-None-Match", &etag)]).status, 304, "{url}");
+        let head = request(serve.addr, "HEAD", url, &[]);
+        assert_eq!((head.status, head.header("content-length")), (200, Some(r.body.len().to_string().as_str())));
+    }
+    let addr = serve.addr.to_string();
+    drop(serve); // SIGKILL
+                 // Long enough that a start computed again (now − live edge) would show another millisecond.
+    std::thread::sleep(Duration::from_millis(300));
+    let serve = ServeProcess::start_on(tmp.path(), &addr, &[]);
+    assert_eq!(availability_start(serve.addr), before, "the restarted server keeps the event's start");
+    // The encoder reconnects and ends the event; a push after the end is a new event.
+    let resent = [header.clone(), pairs[half - 4..].concat(), vec![0, 0, 0, 8, b'm', b'f', b'r', b'a']].concat();
+    assert_eq!(post(serve.addr, path, &[], &resent), 200);
+    wait_archived(tmp.path(), "Live", 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(post(serve.addr, path, &[], &first), 200);
+    let new = availability_start(serve.addr);
+    assert_eq!(events(tmp.path(), "Live").len(), 2, "a second event");
+    // Same media times, asked for later: a later start (ISO 8601 UTC, milliseconds, sorts as text).
+    assert!(new > before, "a new event gets a new availabilityStartTime: {new} after {before}");
+    drop(serve);
+    let serve = ServeProcess::start_on(tmp.path(), &addr, &[]);
+    assert_eq!(availability_start(serve.addr), new, "and keeps it across a restart too");
+    assert!(!serve.stderr_lines().iter().any(|l| l.contains("WARN")), "{:?}", serve.stderr_lines());
+}
