@@ -293,13 +293,6 @@ impl Catalog {
         Ok(buf)
     }
 
-    /// Locates and reads one fragment: what the origin answers and what `split` writes.
-    pub fn fragment(&self, pres: &Presentation, req: &FragmentRequest) -> Result<(FragmentLocation, Vec<u8>)> {
-        let loc = self.locate(pres, req)?;
-        let bytes = self.read(&loc)?;
-        Ok((loc, bytes))
-    }
-
     /// The fragment index of a media file, built once per (path, length, mtime).
     fn index(&self, path: &Path) -> Result<Arc<FileIndex>> {
         let stamp = regular_file_stamp(path).ok_or_else(|| CatalogError::NotFound(self.rel(path)))?;

@@ -1,8 +1,9 @@
 //! The pre-split static layout: `Manifest` plus one file per fragment URL,
 //! `QualityLevels(B)/Fragments(TRACK=T)`, so nginx, S3 or any CDN can host a presentation with no origin.
 //!
-//! Every fragment file holds exactly the bytes `ssfpack serve` answers for that URL: both go through
-//! [`Catalog::fragment`]. `Manifest` is the client manifest byte for byte.
+//! Every fragment file holds exactly the bytes `ssfpack serve` answers for that URL: both locate and
+//! read it through the presentation's [`FragmentSource`] ([`VodSource`]). `Manifest` is the client
+//! manifest byte for byte.
 //!
 //! Writing is atomic per run and durable: everything is written and synced into a hidden temporary
 //! folder inside the output folder, then each `QualityLevels(…)` folder is moved into place (a
@@ -15,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use crate::format::manifest::ClientManifest;
 
+use super::cache::FragmentCache;
 use super::catalog::{Catalog, CatalogError};
+use super::source::{FragmentSource, SmoothManifest, SourceError, VodCaches, VodSource};
 use super::url::{self, FragmentPart, FragmentRequest, Route};
 
 /// What a split wrote.
@@ -37,6 +40,9 @@ pub enum SplitError {
     },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// A fragment or the client manifest could not be found or read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
     #[error(transparent)]
     Format(#[from] crate::format::FormatError),
     #[error("{}: {why}; ssfpack replaces only the pre-split files it writes: move it away or use --out", path.display())]
@@ -68,7 +74,12 @@ pub fn write_static_layout_into(
         if ism_name.to_ascii_lowercase().ends_with(".ism") { ism_name.to_string() } else { format!("{ism_name}.ism") };
     let catalog = Catalog::new(presentation_dir).map_err(io(presentation_dir))?;
     let pres = catalog.presentation_at(&presentation_dir.join(&ism_file))?;
-    let (client_path, _) = catalog.client_manifest(&pres)?;
+    // The fragments are read once each, straight from the media files: no cache.
+    let (fragments, caches) = (FragmentCache::new(0), VodCaches::default());
+    let src = VodSource { catalog: &catalog, pres, fragments: &fragments, caches: &caches };
+    let SmoothManifest::File { path: client_path, .. } = src.smooth_manifest()? else {
+        return Err(SourceError::Broken("an on-demand manifest is a file".into()).into());
+    };
     let client_bytes = std::fs::read(&client_path).map_err(io(&client_path))?;
     let client_text = String::from_utf8_lossy(&client_bytes);
     let client = ClientManifest::from_xml(&client_text, &client_path.display().to_string())?;
@@ -91,7 +102,7 @@ pub fn write_static_layout_into(
                     stream: stream.name.clone(),
                     template: stream.url.clone(),
                 })?;
-                let (_, bytes) = catalog.fragment(&pres, &req)?;
+                let bytes = src.read(src.locate(&req)?)?.bytes;
                 let dir = tmp.path().join(&segments[0]);
                 if !top_level.contains(&segments[0]) {
                     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
