@@ -1,7 +1,8 @@
 //! The HTTP side of the origin: one axum fallback handler that parses the IIS path grammar
 //! ([`super::url`]) and answers: Smooth ([`super::smooth`]) and DASH/HLS ([`super::packaged`])
 //! over the presentation's or the point's [`FragmentSource`] (an on-demand one inside
-//! `spawn_blocking`: every file access is blocking I/O), pages and plain files from the [`Catalog`]. CORS and the access log are layers around it; connections (timeouts, the
+//! `spawn_blocking`: every file access is blocking I/O), pages and plain files from the
+//! [`Catalog`]. CORS and the access log are layers around it; connections (timeouts, the
 //! connection cap, graceful shutdown) are [`super::conn`]'s.
 
 use std::net::SocketAddr;
