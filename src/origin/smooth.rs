@@ -75,22 +75,24 @@ pub fn fragment_response(
         Ok(a) => a,
         Err(e) => return error_response(&e, flavor),
     };
-    let (kind, etag, mtime) = match &answer {
+    // Kind, ETag, Last-Modified, the bytes (`None`: not read) and their length.
+    let (kind, etag, mtime, bytes, len) = match answer {
         FragmentAnswer::Read(f) => {
-            let etag = f.etag.clone().unwrap_or_else(|| format!("\"f{:x}\"", crate::format::fnv1a64(&f.bytes)));
-            (f.kind, etag, f.mtime)
+            let etag = f.etag.unwrap_or_else(|| format!("\"f{:x}\"", crate::format::fnv1a64(&f.bytes)));
+            let len = f.bytes.len() as u64;
+            (f.kind, etag, f.mtime, Some(f.bytes), len)
         }
-        FragmentAnswer::Known { kind, validators } => (*kind, validators.etag.clone(), validators.mtime),
+        FragmentAnswer::Known { kind, validators: v } => (kind, v.etag, v.mtime, None, v.len),
     };
     if not_modified(headers, &etag, mtime) {
         return not_modified_response(&etag, cache, mtime);
     }
     let ctype = fragment_type(kind);
-    match answer {
-        FragmentAnswer::Read(f) => bytes_response(method, f.bytes, ctype, &etag, cache, mtime),
-        FragmentAnswer::Known { validators, .. } => {
+    match bytes {
+        Some(bytes) => bytes_response(method, bytes, ctype, &etag, cache, mtime),
+        None => {
             let mut r = bytes_response(method, Vec::new(), ctype, &etag, cache, mtime);
-            set(r.headers_mut(), header::CONTENT_LENGTH, &validators.len.to_string());
+            set(r.headers_mut(), header::CONTENT_LENGTH, &len.to_string());
             r
         }
     }
