@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use super::bandwidth::SegmentRates;
 use super::cmaf::{codecs, Naming};
 use super::error::{FormatError, Result};
 use super::manifest::{ClientManifest, QualityLevel, StreamIndex};
@@ -86,14 +87,27 @@ pub struct MediaPlaylist {
     pub ended: bool,
 }
 
-/// The master playlist of `m`. `frame_rate(stream, level)` gives a video rung's frame rate when it
-/// is known (the Smooth manifest does not carry it). Text streams are left out.
+/// What the master playlist knows beyond the Smooth manifest, per (stream, rung).
+pub struct Measured<'a> {
+    /// A video rung's frame rate (the Smooth manifest does not carry it).
+    pub frame_rate: &'a dyn Fn(&StreamIndex, &QualityLevel) -> Option<f64>,
+    /// A rung's measured segment bit rates in this flavor ([`super::bandwidth`]); `None` falls
+    /// back to the nominal Smooth `Bitrate`.
+    pub rates: &'a dyn Fn(&StreamIndex, &QualityLevel) -> Option<SegmentRates>,
+}
+
+/// The master playlist of `m`. `BANDWIDTH`/`AVERAGE-BANDWIDTH` of a video variant are its rung's
+/// measured peak/average plus the largest of the audio renditions' (RFC 8216 4.3.4.2: the largest
+/// sum over any playable combination of renditions). Text streams are left out.
 pub fn master(
     m: &ClientManifest,
     flavor: HlsFlavor,
     naming: &Naming,
-    frame_rate: &dyn Fn(&StreamIndex, &QualityLevel) -> Option<f64>,
+    measured: &Measured<'_>,
 ) -> Result<MasterPlaylist> {
+    let rates = |s: &StreamIndex, q: &QualityLevel| {
+        (measured.rates)(s, q).unwrap_or(SegmentRates { peak: u64::from(q.bitrate), average: u64::from(q.bitrate) })
+    };
     let uri = |s: &StreamIndex, q: &QualityLevel| Naming::fill(&naming.playlist, &s.name, &q.bitrate.to_string(), "");
     let codec = |s: &StreamIndex, q: &QualityLevel| {
         codecs(&q.fourcc, &q.codec_private_data).ok_or_else(|| {
@@ -106,12 +120,13 @@ pub fn master(
     let audio: Vec<&StreamIndex> = m.streams.iter().filter(|s| s.kind == "audio").collect();
     let mut media = Vec::new();
     let mut audio_codec = None;
-    let mut audio_rate = 0u64;
+    let mut audio_rate = SegmentRates { peak: 0, average: 0 };
     for (i, s) in audio.iter().enumerate() {
         // One rendition per audio stream: its highest rung.
         let Some(q) = s.quality_levels.iter().max_by_key(|q| q.bitrate) else { continue };
         audio_codec.get_or_insert(codec(s, q)?);
-        audio_rate = audio_rate.max(u64::from(q.bitrate));
+        let r = rates(s, q);
+        audio_rate = SegmentRates { peak: audio_rate.peak.max(r.peak), average: audio_rate.average.max(r.average) };
         media.push(Rendition {
             name: s.language.clone().filter(|l| !l.is_empty() && l != "und").unwrap_or_else(|| s.name.clone()),
             language: s.language.clone().filter(|l| !l.is_empty() && l != "und"),
@@ -127,14 +142,14 @@ pub fn master(
             if let Some(a) = &audio_codec {
                 c = format!("{c},{a}");
             }
-            let bandwidth = u64::from(q.bitrate) + audio_rate;
+            let r = rates(s, q).plus(audio_rate);
             let (w, h) = (q.max_width.or(s.max_width), q.max_height.or(s.max_height));
             variants.push(Variant {
-                bandwidth,
-                average_bandwidth: bandwidth,
+                bandwidth: r.peak,
+                average_bandwidth: r.average,
                 codecs: c,
                 resolution: w.zip(h),
-                frame_rate: frame_rate(s, q),
+                frame_rate: (measured.frame_rate)(s, q),
                 audio_group: !media.is_empty(),
                 uri: uri(s, q),
             });
@@ -144,10 +159,10 @@ pub fn master(
         // Audio only: each audio rung is a variant of its own.
         for s in &audio {
             for q in &s.quality_levels {
-                let b = u64::from(q.bitrate);
+                let r = rates(s, q);
                 variants.push(Variant {
-                    bandwidth: b,
-                    average_bandwidth: b,
+                    bandwidth: r.peak,
+                    average_bandwidth: r.average,
                     codecs: codec(s, q)?,
                     resolution: None,
                     frame_rate: None,
@@ -173,11 +188,9 @@ pub fn media(
 ) -> MediaPlaylist {
     let b = bitrate.to_string();
     let timescale = stream.effective_timescale(m);
-    let longest = stream.chunks.iter().map(|c| c.d).max().unwrap_or(0);
     MediaPlaylist {
         version: flavor.version(),
-        // RFC 8216 4.3.3.1: every EXTINF rounded to the nearest second is at most this.
-        target_duration: ((longest + timescale / 2) / timescale.max(1)).max(1),
+        target_duration: target_duration(m, stream),
         media_sequence: first_sequence,
         map: (flavor == HlsFlavor::Cmaf).then(|| Naming::fill(&naming.hls_init, &stream.name, &b, "")),
         segments: stream
@@ -188,6 +201,14 @@ pub fn media(
         timescale,
         ended: !m.is_live,
     }
+}
+
+/// `EXT-X-TARGETDURATION` of a stream's media playlists, seconds (RFC 8216 4.3.3.1: every
+/// `EXTINF` rounded to the nearest second is at most this).
+pub fn target_duration(m: &ClientManifest, stream: &StreamIndex) -> u64 {
+    let timescale = stream.effective_timescale(m).max(1);
+    let longest = stream.chunks.iter().map(|c| c.d).max().unwrap_or(0);
+    ((longest + timescale / 2) / timescale).max(1)
 }
 
 fn quoted(s: &str) -> String {
@@ -285,7 +306,8 @@ mod tests {
     fn audio_only_and_media_lines() {
         let m = manifest();
         let naming = Naming::origin("m3u8-cmaf");
-        let master = master(&m, HlsFlavor::Cmaf, &naming, &|_, _| None).unwrap().render();
+        let nominal = Measured { frame_rate: &|_, _| None, rates: &|_, _| None };
+        let master = master(&m, HlsFlavor::Cmaf, &naming, &nominal).unwrap().render();
         assert_eq!(
             master.lines().collect::<Vec<_>>(),
             [

@@ -13,13 +13,13 @@ use axum::response::Response;
 
 use super::files::{bytes_response, not_modified, not_modified_response, CACHE_REVALIDATE};
 use super::server::status_response;
-use super::source::{FragmentSource, SourceError};
+use super::source::{BuiltSegment, FragmentSource, SourceError};
 use super::url::{Packaged, PackagedFormat};
 use crate::format::cmaf::{self, Naming};
 use crate::format::dash::{self, LiveTiming};
 use crate::format::hls::{self, HlsFlavor};
 use crate::format::manifest::{ClientManifest, QualityLevel, StreamIndex};
-use crate::format::{TrackKind, TIMESCALE};
+use crate::format::TrackKind;
 use crate::media::ts;
 
 pub const MPD_TYPE: &str = "application/dash+xml";
@@ -72,8 +72,11 @@ pub fn answer_named(
                     (mpd.to_xml().map_err(broken)?, MPD_TYPE)
                 }
                 PackagedFormat::Hls(flavor) => {
-                    let rate = |s: &StreamIndex, q: &QualityLevel| frame_rate(source, s, q);
-                    (hls::master(&m, flavor, naming, &rate).map_err(broken)?.render(), M3U8_TYPE)
+                    let measured = super::hls_rates::rates(source, &m, flavor)?;
+                    let frame_rate = |s: &StreamIndex, q: &QualityLevel| frame_rate(source, s, q);
+                    let rates = |s: &StreamIndex, q: &QualityLevel| measured.get(&(s.name.clone(), q.bitrate)).copied();
+                    let with = hls::Measured { frame_rate: &frame_rate, rates: &rates };
+                    (hls::master(&m, flavor, naming, &with).map_err(broken)?.render(), M3U8_TYPE)
                 }
             };
             Ok(text_answer(text, ctype, manifest_cache(&m, live.is_some())))
@@ -92,17 +95,7 @@ pub fn answer_named(
             Err(SourceError::NotFound("m3u8-aapl has no init segment".into()))
         }
         Packaged::Segment { bitrate, track, time } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {
-            let seg = source.segment(track, *bitrate, *time)?;
-            no_text(seg.kind)?;
-            let media = source.track(track, *bitrate)?;
-            let init =
-                cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
-            let input = ts::TrackSegment {
-                id: ts::SegmentId { track: track.clone(), time: *time },
-                init: init.into(),
-                segment: seg.bytes,
-            };
-            let bytes = ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))?;
+            let (bytes, seg) = ts_segment(source, track, *bitrate, *time)?;
             let etag = match seg.etag {
                 Some(e) => format!("{}-t\"", e.trim_end_matches('"')),
                 None => format!("\"t{:x}\"", crate::format::fnv1a64(&bytes)),
@@ -151,6 +144,27 @@ pub fn answer_named(
     }
 }
 
+/// The MPEG-TS segment (`m3u8-aapl`) of the fragment of `track` at `bitrate` and `time`, and the
+/// CMAF segment it was remuxed from.
+pub fn ts_segment(
+    source: &dyn FragmentSource,
+    track: &str,
+    bitrate: u32,
+    time: u64,
+) -> Result<(Vec<u8>, BuiltSegment), SourceError> {
+    let seg = source.segment(track, bitrate, time)?;
+    no_text(seg.kind)?;
+    let media = source.track(track, bitrate)?;
+    let init = cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
+    let input = ts::TrackSegment {
+        id: ts::SegmentId { track: track.to_string(), time },
+        init: init.into(),
+        segment: seg.bytes.clone(),
+    };
+    let bytes = ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))?;
+    Ok((bytes, seg))
+}
+
 /// The response for a built answer (or why not): 304 on a matching validator, 404/500 on errors.
 pub fn respond(method: &Method, headers: &HeaderMap, found: Result<Answer, SourceError>) -> Response {
     match found {
@@ -182,9 +196,10 @@ fn manifest_cache(m: &ClientManifest, live: bool) -> String {
     }
 }
 
+/// Half the shortest stream's last fragment, whole seconds (each stream in its own timescale).
 fn half_fragment_secs(m: &ClientManifest) -> u64 {
-    let half = m.streams.iter().filter_map(|s| s.chunks.last()).map(|c| c.d).min().unwrap_or(TIMESCALE) / 2;
-    (half / TIMESCALE).max(1)
+    let secs = |s: &StreamIndex| s.chunks.last().map(|c| c.d / 2 / s.effective_timescale(m).max(1));
+    m.streams.iter().filter_map(secs).min().unwrap_or(0).max(1)
 }
 
 /// The stream `track` if it has a rung at `bitrate`.
