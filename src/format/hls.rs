@@ -325,4 +325,29 @@ mod tests {
         assert!(p.ends_with("#EXT-X-ENDLIST\n"));
         assert_eq!(quoted("a\"b\nc"), "\"abc\"");
     }
+
+    #[test]
+    fn measured_rates_add_the_largest_audio_rendition() {
+        let mut m = manifest();
+        let mut second = m.streams[0].clone();
+        second.name = "audio_fra".into();
+        second.language = Some("fra".into());
+        let video = StreamIndex {
+            kind: "video".into(),
+            name: "video".into(),
+            quality_levels: vec![QualityLevel { bitrate: 800_000, fourcc: "AACL".into(), ..Default::default() }],
+            chunks: m.streams[0].chunks.clone(),
+            ..Default::default()
+        };
+        m.streams = vec![video, m.streams[0].clone(), second];
+        let rates = |s: &StreamIndex, _: &QualityLevel| match s.name.as_str() {
+            "video" => Some(SegmentRates { peak: 900_000, average: 700_000 }),
+            "audio_eng" => Some(SegmentRates { peak: 140_000, average: 130_000 }),
+            _ => None, // nominal 128000
+        };
+        let with = Measured { frame_rate: &|_, _| None, rates: &rates };
+        let p = master(&m, HlsFlavor::Cmaf, &Naming::origin("m3u8-cmaf"), &with).unwrap();
+        assert_eq!((p.variants[0].bandwidth, p.variants[0].average_bandwidth), (1_040_000, 830_000));
+        assert_eq!(p.media.len(), 2);
+    }
 }
