@@ -10,8 +10,8 @@
 //!   highest CMAF rate) are remuxed through [`crate::media::ts`] and a line `ts = a·cmaf + b` is
 //!   fitted to them (least squares; `a` the per-byte packetization, `b` what each segment costs
 //!   whatever its size: PAT/PMT, per-frame PES/ADTS/AUD headers at a fixed fragment duration,
-//!   the last packet's stuffing). Every segment's TS size is that line at its CMAF size: exact
-//!   for a presentation of up to three segments (or two sizes), an estimate for the others.
+//!   the last packet's stuffing). The three remuxed segments count with their real TS sizes,
+//!   every other segment with that line at its CMAF size (an estimate).
 //!
 //! Both numbers are kept per media file stamp by an on-demand source; a live point measures them
 //! over the fragments its window lists each time its master playlist is asked for.
@@ -72,27 +72,34 @@ fn rung(
         HlsFlavor::Aapl => {
             let line = source.remember(name, bitrate, "ts-line", &mut || ts_line(source, s, bitrate, &cmaf))?;
             let (a, b) = (line.first().copied().unwrap_or(1.0), line.get(1).copied().unwrap_or(0.0));
-            cmaf.iter().map(|x| a * x + b).collect()
+            // The remuxed segments' own sizes, (time, bytes) pairs after the line.
+            let exact: HashMap<u64, f64> =
+                line.get(2..).unwrap_or_default().chunks(2).map(|p| (p[0] as u64, p[1])).collect();
+            s.chunks.iter().zip(cmaf).map(|(c, x)| exact.get(&c.t).copied().unwrap_or(a * x + b)).collect()
         }
     };
     let segments: Vec<(u64, u64)> = s.chunks.iter().zip(bytes).map(|(c, b)| (c.d, b.round() as u64)).collect();
     Ok(measure(&segments, from, target_duration(m, s)))
 }
 
-/// `[a, b]` of `ts = a·cmaf + b` fitted to up to three segments of the track: the first, the
-/// middle one and the one with the highest CMAF bit rate (one size: `b` = 0).
+/// `[a, b, t1, ts1, t2, ts2, …]`: `ts = a·cmaf + b` fitted to up to three segments of the track
+/// (the first, the middle one and the one with the highest CMAF bit rate; one size: `b` = 0),
+/// then each of those segments' time and TS size (`t` exact in an f64 below 2^53).
 fn ts_line(source: &dyn FragmentSource, s: &StreamIndex, bitrate: u32, cmaf: &[f64]) -> Result<Vec<f64>, SourceError> {
     let rate = |i: usize| cmaf[i] / s.chunks[i].d.max(1) as f64;
     let peak = (0..s.chunks.len()).max_by(|&a, &b| rate(a).total_cmp(&rate(b))).unwrap_or(0);
     let mut picks = vec![0, s.chunks.len() / 2, peak];
     picks.sort_unstable();
     picks.dedup();
-    let mut points = Vec::new();
+    let (mut points, mut exact) = (Vec::new(), Vec::new());
     for i in picks {
         let (bytes, seg) = ts_segment(source, &s.name, bitrate, s.chunks[i].t)?;
         points.push((seg.bytes.len() as f64, bytes.len() as f64));
+        exact.extend([s.chunks[i].t as f64, bytes.len() as f64]);
     }
-    Ok(fit(&points).to_vec())
+    let mut out = fit(&points).to_vec();
+    out.extend(exact);
+    Ok(out)
 }
 
 /// Least squares `y = a·x + b` through `points`; through the origin when the `x` are all equal.
