@@ -1,7 +1,8 @@
 //! The DASH/HLS static layout (`--layout dash,hls`, `ssfpack split --layout dash,hls`): `NAME.mpd`
 //! and/or `NAME.m3u8` (the HLS master) at the top of the output folder, and `cmaf/TRACK_B/` per rung
-//! holding `init.mp4`, one `T.m4s` per fragment and the HLS media playlist `index.m3u8`. DASH and
-//! HLS share the segment files; all URLs are relative, so nginx, S3 or any CDN serves them.
+//! holding `init.mp4`, one `T.m4s` per fragment and the HLS media playlist `index.m3u8` (a text
+//! track's folder also holds one `T.vtt` per fragment for HLS). DASH and HLS share the segment
+//! files; all URLs are relative, so nginx, S3 or any CDN serves them.
 //!
 //! Every file is the bytes `ssfpack serve` answers for the matching DASH/HLS URL: both are built by
 //! [`super::packaged::answer_named`] over the same [`VodSource`], only the names differ
@@ -62,7 +63,7 @@ pub fn write_cmaf_layout(
     let tmp = tempfile::Builder::new().prefix(".ssfpack-cmaf-").tempdir_in(out).map_err(io(out))?;
     let mut report = SplitReport { out_dir: out.to_path_buf(), fragments: 0, bytes: 0 };
     let cmaf = PackagedFormat::Hls(HlsFlavor::Cmaf);
-    // Init segments and segments are the same bytes for DASH and HLS fMP4; text ones are DASH's.
+    // Init segments and segments are the same bytes for DASH and HLS fMP4 (text: DASH's `stpp`).
     let dash = PackagedFormat::Dash(DashFlavor::TimeCsf);
     let write = |rel: &str, bytes: &[u8]| -> Result<(), SplitError> {
         let path = tmp.path().join(rel);
@@ -72,29 +73,41 @@ pub fn write_cmaf_layout(
         crate::durable::write_synced(&path, bytes).map_err(io(&path))
     };
     for stream in m.streams.iter().filter(|s| s.kind == "video" || s.kind == "audio" || s.kind == "text") {
-        // Text is DASH-only as fMP4 (`stpp`): HLS gets no text playlist from these files.
+        // A text track is `stpp` segments for DASH and WebVTT segments for HLS, in one folder.
         let text = stream.kind == "text";
-        if text && !protocols.dash {
-            continue;
-        }
         for q in &stream.quality_levels {
             let b = q.bitrate.to_string();
             let (bitrate, track) = (q.bitrate, stream.name.clone());
-            let init = answer_named(&src, dash, &Packaged::Init { bitrate, track: track.clone() }, "", &naming)
-                .map_err(source_error)?;
-            write(&Naming::fill(&naming.dash_init, &stream.name, &b, ""), &init.bytes)?;
-            for c in &stream.chunks {
-                let req = Packaged::Segment { bitrate, track: track.clone(), time: c.t };
-                let seg = answer_named(&src, dash, &req, "", &naming).map_err(source_error)?;
-                write(&Naming::fill(&naming.dash_segment, &stream.name, &b, &c.t.to_string()), &seg.bytes)?;
-                report.fragments += 1;
-                report.bytes += seg.bytes.len() as u64;
-            }
-            if protocols.hls && !text {
-                let playlist = answer_named(&src, cmaf, &Packaged::Playlist { bitrate, track }, "", &naming)
+            if protocols.dash || !text {
+                let init = answer_named(&src, dash, &Packaged::Init { bitrate, track: track.clone() }, "", &naming)
                     .map_err(source_error)?;
-                write(&Naming::fill(&naming.playlist, &stream.name, &b, ""), &playlist.bytes)?;
+                write(&Naming::fill(&naming.dash_init, &stream.name, &b, ""), &init.bytes)?;
+                for c in &stream.chunks {
+                    let req = Packaged::Segment { bitrate, track: track.clone(), time: c.t };
+                    let seg = answer_named(&src, dash, &req, "", &naming).map_err(source_error)?;
+                    write(&Naming::fill(&naming.dash_segment, &stream.name, &b, &c.t.to_string()), &seg.bytes)?;
+                    report.fragments += 1;
+                    report.bytes += seg.bytes.len() as u64;
+                }
             }
+            if !protocols.hls {
+                continue;
+            }
+            let playlist_file = Naming::fill(&naming.playlist, &stream.name, &b, "");
+            let folder = Path::new(&playlist_file).parent().unwrap_or(Path::new(SEGMENTS_DIR)).to_path_buf();
+            if text {
+                for c in &stream.chunks {
+                    let req = Packaged::Segment { bitrate, track: track.clone(), time: c.t };
+                    let vtt = answer_named(&src, cmaf, &req, "", &naming).map_err(source_error)?;
+                    let file = folder.join(Naming::fill(&naming.hls_text_segment, &stream.name, &b, &c.t.to_string()));
+                    write(&file.to_string_lossy(), &vtt.bytes)?;
+                    report.fragments += 1;
+                    report.bytes += vtt.bytes.len() as u64;
+                }
+            }
+            let playlist =
+                answer_named(&src, cmaf, &Packaged::Playlist { bitrate, track }, "", &naming).map_err(source_error)?;
+            write(&playlist_file, &playlist.bytes)?;
         }
     }
     let mut tops = Vec::new();
@@ -131,7 +144,7 @@ pub fn write_cmaf_layout(
 }
 
 /// Refuses to replace `path` unless this writer could have written it: an MPD, an HLS playlist,
-/// or a `cmaf/` folder of rung folders holding only `init.mp4`, `*.m4s` and `index.m3u8`.
+/// or a `cmaf/` folder of rung folders holding only `init.mp4`, `*.m4s`, `*.vtt` and `index.m3u8`.
 fn check_ours(path: &Path) -> Result<(), SplitError> {
     let Ok(meta) = path.symlink_metadata() else { return Ok(()) };
     let foreign = |why| Err(SplitError::Foreign { path: path.to_path_buf(), why });
@@ -156,7 +169,7 @@ fn check_ours(path: &Path) -> Result<(), SplitError> {
         for entry in std::fs::read_dir(rung.path()).map_err(io(path))? {
             let entry = entry.map_err(io(path))?;
             let n = entry.file_name().to_string_lossy().into_owned();
-            let known = n == "init.mp4" || n == "index.m3u8" || n.ends_with(".m4s");
+            let known = n == "init.mp4" || n == "index.m3u8" || n.ends_with(".m4s") || n.ends_with(".vtt");
             if !entry.file_type().is_ok_and(|t| t.is_file()) || !known {
                 return foreign("holds files other than segments and playlists");
             }

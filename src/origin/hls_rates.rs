@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use super::packaged::ts_segment;
+use super::packaged::ts_bytes;
 use super::source::{rescale, FragmentSource, SourceError};
 use crate::format::bandwidth::{measure, SegmentRates};
 use crate::format::hls::{target_duration, HlsFlavor};
@@ -93,7 +93,7 @@ fn ts_line(source: &dyn FragmentSource, s: &StreamIndex, bitrate: u32, cmaf: &[f
     picks.dedup();
     let (mut points, mut exact) = (Vec::new(), Vec::new());
     for i in picks {
-        let (bytes, seg) = ts_segment(source, &s.name, bitrate, s.chunks[i].t)?;
+        let (bytes, seg) = ts_bytes(source, &s.name, bitrate, s.chunks[i].t)?;
         points.push((seg.bytes.len() as f64, bytes.len() as f64));
         exact.extend([s.chunks[i].t as f64, bytes.len() as f64]);
     }
