@@ -155,6 +155,9 @@ pub fn write_cmaf_layout(
     Ok(report)
 }
 
+/// Writes one file of the layout: its path relative to the output folder and its bytes.
+type WriteFile<'a> = dyn Fn(&str, &[u8]) -> Result<(), SplitError> + 'a;
+
 /// Writes the HLS media playlist of one rung of `stream` and the segments only HLS uses: WebVTT
 /// for a text track; for MPEG-TS (`flavor` Aapl) the audio/video segments too (the fMP4 ones are
 /// DASH's, written already).
@@ -164,7 +167,7 @@ fn write_hls_rung(
     naming: &Naming,
     stream: &StreamIndex,
     bitrate: u32,
-    write: &dyn Fn(&str, &[u8]) -> Result<(), SplitError>,
+    write: &WriteFile<'_>,
     report: &mut SplitReport,
 ) -> Result<(), SplitError> {
     let format = PackagedFormat::Hls(flavor);
