@@ -253,6 +253,19 @@ impl Naming {
         }
     }
 
+    /// The static layout's HLS MPEG-TS files (`--layout hls-ts`): one folder per rung under `ts/`,
+    /// holding `T.ts` (or a text track's `T.vtt`) per fragment and the media playlist `index.m3u8`.
+    pub fn static_ts_files() -> Self {
+        Naming {
+            dash_segment: String::new(),
+            dash_init: String::new(),
+            playlist: "ts/{name}_{bitrate}/index.m3u8".into(),
+            hls_segment: "{time}.ts".into(),
+            hls_text_segment: "{time}.vtt".into(),
+            hls_init: String::new(),
+        }
+    }
+
     /// `template` with its placeholders filled.
     pub fn fill(template: &str, name: &str, bitrate: &str, time: &str) -> String {
         template.replace("{name}", name).replace("{bitrate}", bitrate).replace("{time}", time)

@@ -1,7 +1,7 @@
 // DASH and HLS from the same .ismv files: dash.js 5 and Shaka Player 5 play the MPD, hls.js and
 // Shaka 5 play the fMP4 HLS (m3u8-cmaf), each from `ssfpack serve` (Azure-style URLs) and from the
 // static layout (`--layout dash,hls`) on a plain static server; hls.js plays the MPEG-TS HLS
-// (m3u8-aapl) from the origin. Each scenario: playback starts,
+// (m3u8-aapl) from the origin and from the `--layout hls-ts` files. Each scenario: playback starts,
 // every video level is forced in turn and must be fetched and decoded at its height (frames counted
 // with getVideoPlaybackQuality: a player that rejected the video would play audio alone), audio
 // segments are fetched, playback advances, a seek into an unbuffered region resumes, no errors.
@@ -34,7 +34,7 @@ async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
 function segmentKey(u) {
   let m = u.match(/QualityLevels\((\d+)\)\/Fragments\((\w+)=(\d+),format=[\w-]+\)/);
   if (m) return `${m[2]}@${m[1]}`;
-  m = u.match(/cmaf\/(\w+)_(\d+)\/\d+\.m4s/);
+  m = u.match(/(?:cmaf|ts)\/(\w+)_(\d+)\/\d+\.(?:m4s|ts)/);
   return m ? `${m[1]}@${m[2]}` : null;
 }
 
@@ -119,4 +119,6 @@ for (const [host, mpd, m3u8] of [
 }
 // MPEG-TS segments (m3u8-aapl, HLS v4) from the origin: hls.js transmuxes them itself.
 tests.push(['hls.js · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-hlsjs-aapl-origin', player: 'hlsjs', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
+// The same from the static `--layout hls-ts` files (`NAME-ts.m3u8`, `ts/`).
+tests.push(['hls.js · m3u8-aapl · static', () => scenario(browser, { name: 'dh-hlsjs-aapl-static', player: 'hlsjs', manifest: `${site}/${NAME}-ts.m3u8` })]);
 await runTests(browser, tests);
