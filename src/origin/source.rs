@@ -9,7 +9,7 @@
 //! An on-demand source is blocking (file I/O): callers run it in `spawn_blocking`. A live point
 //! locates in memory; only its [`FragmentSource::read`] of a fragment not in memory does I/O.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -103,6 +103,8 @@ pub struct Validators {
 /// A fragment found by [`FragmentSource::locate`], read by [`FragmentSource::read`].
 pub struct Located {
     pub kind: TrackKind,
+    /// Its start in the track's (`mdhd`) timescale.
+    pub decode_time: u64,
     /// `Some` when the source knows the validators without the bytes (an on-demand file: its stamp,
     /// the fragment's offset and length); `None` when they come from the bytes (a live answer).
     pub known: Option<Validators>,
@@ -145,18 +147,18 @@ pub struct BuiltSegment {
     pub mtime: Option<SystemTime>,
 }
 
-/// The CMAF segment of a stored fragment of `media` (Smooth time `time`, 10^7 units per second);
-/// a text track's documents get track-timeline times ([`crate::format::cmaf::text_segment`]).
+/// The CMAF segment of a stored fragment of `media` that starts at `decode_time` in the track's
+/// own (`mdhd`) timescale, which its `tfdt` gets; a text track's documents get track-timeline
+/// times ([`crate::format::cmaf::text_segment`]).
 pub fn build_segment(
     media: &TrackMedia,
     fragment: &[u8],
     moof_offset: u64,
     name: &str,
     bitrate: u32,
-    time: u64,
+    decode_time: u64,
 ) -> Result<Vec<u8>> {
-    let decode_time = (u128::from(time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
-    let ctx = format!("{name} at {bitrate}, fragment {time}");
+    let ctx = format!("{name} at {bitrate}, fragment {decode_time}");
     let built = match media.kind {
         TrackKind::Text => {
             crate::format::cmaf::text_segment(fragment, moof_offset, media.track_id, media.timescale, decode_time, &ctx)
@@ -164,6 +166,15 @@ pub fn build_segment(
         _ => crate::format::cmaf::segment(fragment, moof_offset, media.track_id, decode_time, &ctx),
     };
     built.map_err(|e| SourceError::Broken(e.to_string()))
+}
+
+/// A time `t` of a stream whose manifest timescale is `from` in a track timescale `to`, rounded
+/// to the nearest unit (the identity when they are equal, as in every ssfpack presentation).
+pub fn rescale(t: u64, from: u64, to: u64) -> u64 {
+    if from == to || from == 0 {
+        return t;
+    }
+    ((u128::from(t) * u128::from(to) + u128::from(from) / 2) / u128::from(from)) as u64
 }
 
 /// Live timing for dynamic manifests.
@@ -183,18 +194,35 @@ pub trait FragmentSource: Send + Sync {
     fn smooth_manifest(&self) -> Result<SmoothManifest>;
     /// The `moov` and identity of the track `name` at `bitrate`.
     fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia>;
-    /// Finds the fragment `req` names (`FragmentPart::Info`: its `moof` alone) and what is known
-    /// of it before a read. `NotYet` for a live fragment that is not available yet.
+    /// Finds the fragment `req` names (its time in the stream's timescale, as in the manifest and
+    /// the URLs; `FragmentPart::Info`: its `moof` alone) and what is known of it before a read.
+    /// `NotYet` for a live fragment that is not available yet.
     fn locate(&self, req: &FragmentRequest) -> Result<Located>;
     /// Reads a fragment this source located.
     fn read(&self, at: Located) -> Result<SourceFragment>;
-    /// The whole fragment of track `name` at `bitrate` starting at `time` (Smooth units).
+    /// The whole fragment of track `name` at `bitrate` starting at `time` (the stream's timescale).
     fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
         let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
         self.read(self.locate(&req)?)
     }
+    /// The size in bytes of every stored fragment (`moof` + `mdat`) of the track, by start time
+    /// in the track's timescale, from the source's index (no fragment read): measured HLS rates.
+    fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>>;
+    /// A measurement `what` of the track's fragments (`measure` runs when none is kept); a source
+    /// whose fragments do not change keeps it per file stamp. The default keeps nothing.
+    fn remember(
+        &self,
+        name: &str,
+        bitrate: u32,
+        what: &'static str,
+        measure: &mut dyn FnMut() -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        let _ = (name, bitrate, what);
+        measure()
+    }
     /// The CMAF segment of that fragment ([`crate::format::cmaf::segment`]) and its validators.
-    /// The default builds it from [`Self::track`] and [`Self::fragment`]; a source may keep built
+    /// The default builds it from [`Self::track`] and [`Self::fragment`], for a source whose
+    /// stream and track timescales are the same (a live point's); a source may keep built
     /// segments.
     fn segment(&self, name: &str, bitrate: u32, time: u64) -> Result<BuiltSegment> {
         let media = self.track(name, bitrate)?;
@@ -213,11 +241,16 @@ pub trait FragmentSource: Send + Sync {
     }
 }
 
+/// A measurement's key: media file, track ID, what.
+type MeasureKey = (PathBuf, u32, &'static str);
+
 /// The caches of the on-demand source: parsed client manifests and `moov`s, by file and stamp.
 #[derive(Debug, Default)]
 pub struct VodCaches {
     clients: Mutex<HashMap<PathBuf, (Stamp, Arc<ClientManifest>)>>,
     moovs: Mutex<HashMap<PathBuf, (Stamp, Arc<MoovBox>)>>,
+    /// [`FragmentSource::remember`]: by media file, track and what, with the file's stamp.
+    measures: Mutex<HashMap<MeasureKey, (Stamp, Vec<f64>)>>,
 }
 
 /// An on-demand presentation (`.ism`) as a fragment source.
@@ -263,40 +296,83 @@ impl FragmentSource for VodSource<'_> {
         self.media(&path, stamp, t.track_id, t.kind)
     }
 
+    /// Looked up as is first (stream and track timescales are the same in almost every
+    /// presentation); when that misses and the manifest's timescale for the stream differs from
+    /// the track's `mdhd`, the time is rescaled and looked up again.
     fn locate(&self, req: &FragmentRequest) -> Result<Located> {
-        let loc = self.catalog.locate(&self.pres, req)?;
+        let (loc, decode_time) = match self.catalog.locate(&self.pres, req) {
+            Ok(loc) => (loc, req.time),
+            Err(CatalogError::NotFound(missed)) => {
+                let m = self.manifest()?;
+                let from = m.stream(&req.track).map_or(m.timescale, |s| s.effective_timescale(&m));
+                let to = u64::from(self.track(&req.track, req.bitrate)?.timescale);
+                if from == to {
+                    return Err(SourceError::NotFound(missed));
+                }
+                let t = rescale(req.time, from, to);
+                (self.catalog.locate(&self.pres, &FragmentRequest { time: t, ..req.clone() })?, t)
+            }
+            Err(e) => return Err(e.into()),
+        };
         let known = Validators { etag: loc.etag(), mtime: loc.stamp.mtime, len: loc.len };
-        Ok(Located { kind: loc.kind, known: Some(known), at: At::File(loc) })
+        Ok(Located { kind: loc.kind, decode_time, known: Some(known), at: At::File(loc) })
     }
 
     fn read(&self, at: Located) -> Result<SourceFragment> {
         let (loc, known) = in_file(at)?;
         let bytes = self.fragments.get_or_read(&loc, || self.catalog.read(&loc))?;
-        Ok(SourceFragment {
-            bytes,
-            moof_offset: loc.offset,
-            kind: loc.kind,
-            etag: Some(known.etag),
-            mtime: known.mtime,
-        })
+        let (moof_offset, kind, etag, mtime) = (loc.offset, loc.kind, Some(known.etag), known.mtime);
+        Ok(SourceFragment { bytes, moof_offset, kind, etag, mtime })
+    }
+
+    fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>> {
+        Ok(self.catalog.fragment_sizes(&self.pres, bitrate, name)?)
+    }
+
+    fn remember(
+        &self,
+        name: &str,
+        bitrate: u32,
+        what: &'static str,
+        measure: &mut dyn FnMut() -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        let t = self.pres.track(bitrate, name).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
+        let path = self.catalog.contain(&self.pres.dir().join(&t.src))?;
+        let stamp = regular_file_stamp(&path).ok_or_else(|| SourceError::NotFound(t.src.clone()))?;
+        let key = (path, t.track_id, what);
+        if let Some((s, v)) = lock(&self.caches.measures).get(&key) {
+            if *s == stamp {
+                return Ok(v.clone());
+            }
+        }
+        let v = measure()?;
+        let mut c = lock(&self.caches.measures);
+        if c.len() >= MAX_CACHED {
+            c.clear();
+        }
+        c.insert(key, (stamp, v.clone()));
+        Ok(v)
     }
 
     /// Located once (the file's path and stamp then name its `moov` too); the built segment is
-    /// kept in the fragment cache beside the stored bytes.
+    /// kept in the fragment cache beside the stored bytes. Its `tfdt` is the start time the
+    /// fragment index has (the track's timescale).
     fn segment(&self, name: &str, bitrate: u32, time: u64) -> Result<BuiltSegment> {
         let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
-        let (loc, known) = in_file(self.locate(&req)?)?;
+        let at = self.locate(&req)?;
+        let track_time = at.decode_time;
+        let (loc, known) = in_file(at)?;
         let t = self.pres.track(bitrate, name).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
         let media = self.media(&loc.path, loc.stamp, t.track_id, t.kind)?;
         let bytes = self.fragments.get_or_build(&loc, Form::Cmaf, || {
             let stored = self.catalog.read(&loc)?;
-            build_segment(&media, &stored, loc.offset, name, bitrate, time)
+            build_segment(&media, &stored, loc.offset, name, bitrate, track_time)
         })?;
         Ok(BuiltSegment { bytes, kind: t.kind, etag: Some(known.etag), mtime: known.mtime })
     }
 }
 
-/// The file location of a fragment [`VodSource::locate`] found.
+/// The file location of a fragment [`VodSource`] located.
 fn in_file(at: Located) -> Result<(FragmentLocation, Validators)> {
     match (at.at, at.known) {
         (At::File(loc), Some(known)) => Ok((loc, known)),
@@ -386,10 +462,13 @@ impl FragmentSource for LiveSource {
 
     /// Decided in memory, under the point's lock: a cached final answer, `NotYet`, or what to read.
     fn locate(&self, req: &FragmentRequest) -> Result<Located> {
+        let decode_time = req.time;
         match self.0.plan_fragment(req)? {
-            Plan::Ready(Served::Bytes { bytes, kind }) => Ok(Located { kind, known: None, at: At::Memory(bytes) }),
+            Plan::Ready(Served::Bytes { bytes, kind }) => {
+                Ok(Located { kind, decode_time, known: None, at: At::Memory(bytes) })
+            }
             Plan::Ready(Served::NotYet) => Err(SourceError::NotYet),
-            Plan::Read(plan) => Ok(Located { kind: plan.kind(), known: None, at: At::Live(plan) }),
+            Plan::Read(plan) => Ok(Located { kind: plan.kind(), decode_time, known: None, at: At::Live(plan) }),
         }
     }
 
@@ -404,6 +483,12 @@ impl FragmentSource for LiveSource {
             At::File(_) => return Err(SourceError::Broken("a fragment located by another source".into())),
         };
         Ok(SourceFragment { bytes, moof_offset: 0, kind, etag: None, mtime: None })
+    }
+
+    fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>> {
+        let sizes =
+            self.0.fragment_sizes(name, bitrate).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
+        Ok(Arc::new(sizes))
     }
 
     fn live(&self) -> Option<LiveWindow> {

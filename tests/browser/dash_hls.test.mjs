@@ -1,7 +1,7 @@
 // DASH and HLS from the same .ismv files: dash.js 5 and Shaka Player 5 play the MPD, hls.js and
 // Shaka 5 play the fMP4 HLS (m3u8-cmaf), each from `ssfpack serve` (Azure-style URLs) and from the
 // static layout (`--layout dash,hls`) on a plain static server; hls.js plays the MPEG-TS HLS
-// (m3u8-aapl) from the origin. Each scenario: playback starts,
+// (m3u8-aapl) from the origin and from the `--layout hls-ts` files. Each scenario: playback starts,
 // every video level is forced in turn and must be fetched and decoded at its height (frames counted
 // with getVideoPlaybackQuality: a player that rejected the video would play audio alone), audio
 // segments are fetched, playback advances, a seek into an unbuffered region resumes, no errors.
@@ -34,7 +34,7 @@ async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
 function segmentKey(u) {
   let m = u.match(/QualityLevels\((\d+)\)\/Fragments\((\w+)=(\d+),format=[\w-]+\)/);
   if (m) return `${m[2]}@${m[1]}`;
-  m = u.match(/cmaf\/(\w+)_(\d+)\/\d+\.m4s/);
+  m = u.match(/(?:cmaf|ts)\/(\w+)_(\d+)\/\d+\.(?:m4s|ts)/);
   return m ? `${m[1]}@${m[2]}` : null;
 }
 
@@ -61,16 +61,20 @@ async function scenario(browser, { name, player, manifest }) {
     await waitFor(page, 'playback start', () => document.querySelector('video').currentTime > 0.3);
     const levels = await page.evaluate(() => window.playerTest.levels());
     if (levels.length < 2) throw new Error(`expected 2 video levels, got ${JSON.stringify(levels)}`);
+    const seen = new Set();
     for (const level of [...levels].sort((a, b) => a.bitrate - b.bitrate)) {
       const f0 = await page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
+      const before = new Map(fetched);
       await page.evaluate((id) => window.playerTest.force(id), level.id);
       await waitFor(page, `level ${level.height}p decoded`,
         ({ h, f0 }) => { const v = document.querySelector('video'); return v.videoHeight === h && v.getVideoPlaybackQuality().totalVideoFrames > f0 + 10 && !v.paused; },
         { h: level.height, f0 }, 25000);
-      // DASH levels carry the video bitrate, HLS variants BANDWIDTH = video + audio.
-      const audio = [...fetched.keys()].filter((k) => k.startsWith('audio')).map((k) => Number(k.split('@')[1]));
-      const key = [...fetched.keys()].find((k) => k.startsWith('video@') &&
-        [level.bitrate, ...audio.map((a) => level.bitrate - a)].includes(Number(k.split('@')[1])));
+      // DASH levels carry the video bitrate; HLS variants a measured BANDWIDTH (video + audio
+      // segment bit rates), so there the level's rung is the one whose segments it fetched.
+      const grown = [...fetched.keys()].filter((k) => k.startsWith('video@') && fetched.get(k) > (before.get(k) || 0));
+      const key = grown.find((k) => Number(k.split('@')[1]) === level.bitrate) ||
+        (/m3u8/.test(manifest) ? grown.find((k) => !seen.has(k)) : undefined);
+      if (key) seen.add(key);
       if (!key) throw new Error(`no segment fetched for the ${level.height}p level (${level.bitrate}); fetched ${[...fetched.keys()]}`);
       const frames = await page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
       log.push(`${level.height}p ${frames - f0} frames`);
@@ -115,4 +119,6 @@ for (const [host, mpd, m3u8] of [
 }
 // MPEG-TS segments (m3u8-aapl, HLS v4) from the origin: hls.js transmuxes them itself.
 tests.push(['hls.js · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-hlsjs-aapl-origin', player: 'hlsjs', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
+// The same from the static `--layout hls-ts` files (`NAME-ts.m3u8`, `ts/`).
+tests.push(['hls.js · m3u8-aapl · static', () => scenario(browser, { name: 'dh-hlsjs-aapl-static', player: 'hlsjs', manifest: `${site}/${NAME}-ts.m3u8` })]);
 await runTests(browser, tests);
