@@ -298,18 +298,15 @@ impl FragmentSource for VodSource<'_> {
 
     /// Looked up as is first (stream and track timescales are the same in almost every
     /// presentation); when that misses and the manifest's timescale for the stream differs from
-    /// the track's `mdhd`, the time is rescaled and looked up again.
+    /// the track's `mdhd`, the time is rescaled and looked up again. A miss stays a miss (404)
+    /// when the manifest or the track cannot be read for the second try (files being rewritten).
     fn locate(&self, req: &FragmentRequest) -> Result<Located> {
         let (loc, decode_time) = match self.catalog.locate(&self.pres, req) {
             Ok(loc) => (loc, req.time),
             Err(CatalogError::NotFound(missed)) => {
-                let m = self.manifest()?;
-                let from = m.stream(&req.track).map_or(m.timescale, |s| s.effective_timescale(&m));
-                let to = u64::from(self.track(&req.track, req.bitrate)?.timescale);
-                if from == to {
+                let Some(t) = self.track_time(req).filter(|&t| t != req.time) else {
                     return Err(SourceError::NotFound(missed));
-                }
-                let t = rescale(req.time, from, to);
+                };
                 (self.catalog.locate(&self.pres, &FragmentRequest { time: t, ..req.clone() })?, t)
             }
             Err(e) => return Err(e.into()),
@@ -381,6 +378,15 @@ fn in_file(at: Located) -> Result<(FragmentLocation, Validators)> {
 }
 
 impl VodSource<'_> {
+    /// The time `req` names in the track's (`mdhd`) timescale, when its stream's timescale in the
+    /// manifest differs (`None` when they are the same or either cannot be read).
+    fn track_time(&self, req: &FragmentRequest) -> Option<u64> {
+        let m = self.manifest().ok()?;
+        let from = m.stream(&req.track).map_or(m.timescale, |s| s.effective_timescale(&m));
+        let to = u64::from(self.track(&req.track, req.bitrate).ok()?.timescale);
+        (from != to).then(|| rescale(req.time, from, to))
+    }
+
     /// The track `track_id` of the media file at `path` (canonical) with `stamp`: its `moov`, read
     /// once per stamp.
     fn media(&self, path: &Path, stamp: Stamp, track_id: u32, kind: TrackKind) -> Result<TrackMedia> {
