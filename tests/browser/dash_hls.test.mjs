@@ -1,7 +1,10 @@
 // DASH and HLS from the same .ismv files: dash.js 5 and Shaka Player 5 play the MPD, hls.js and
 // Shaka 5 play the fMP4 HLS (m3u8-cmaf), each from `ssfpack serve` (Azure-style URLs) and from the
 // static layout (`--layout dash,hls`) on a plain static server; hls.js plays the MPEG-TS HLS
-// (m3u8-aapl) from the origin. Each scenario: playback starts,
+// (m3u8-aapl) from the origin, and so does Shaka 5 with its own TS transmuxer (lib/transmuxer; Shaka 5
+// has no mux.js plug-in, and its MediaSource polyfill hides Chromium's native video/mp2t): for these
+// the SourceBuffers the player opens must be MP4 ones, never video/mp2t.
+// Each scenario: playback starts,
 // every video level is forced in turn and must be fetched and decoded at its height (frames counted
 // with getVideoPlaybackQuality: a player that rejected the video would play audio alone), audio
 // segments are fetched, playback advances, a seek into an unbuffered region resumes, no errors.
@@ -52,6 +55,12 @@ async function scenario(browser, { name, player, manifest }) {
     if (r.status() !== 200) httpErrors.push(`${r.status()} ${u}`);
     else if (key) fetched.set(key, (fetched.get(key) || 0) + 1);
   });
+  // The MIME type of every SourceBuffer the player opens (what it appends: MP4, or TS as is).
+  await page.addInitScript(() => {
+    window.sourceBufferTypes = [];
+    const add = MediaSource.prototype.addSourceBuffer;
+    MediaSource.prototype.addSourceBuffer = function (type) { window.sourceBufferTypes.push(type); return add.call(this, type); };
+  });
   const log = [];
   try {
     await page.goto(`${STATIC}/players.html?player=${player}&manifest=${encodeURIComponent(manifest)}`, { waitUntil: 'load' });
@@ -59,6 +68,12 @@ async function scenario(browser, { name, player, manifest }) {
     await page.evaluate(() => window.playerTest.setup());
     await page.evaluate(() => { const v = document.querySelector('video'); v.muted = true; return v.play().catch(() => {}); });
     await waitFor(page, 'playback start', () => document.querySelector('video').currentTime > 0.3);
+    let transmux = '';
+    if (/format=m3u8-aapl/.test(manifest)) {
+      const types = await page.evaluate(() => window.sourceBufferTypes);
+      if (!types.length || types.some((t) => /mp2t/.test(t))) throw new Error(`TS not transmuxed by the player: SourceBuffers ${JSON.stringify(types)}`);
+      transmux = `; TS transmuxed into SourceBuffers ${types.join(', ')}`;
+    }
     const levels = await page.evaluate(() => window.playerTest.levels());
     if (levels.length < 2) throw new Error(`expected 2 video levels, got ${JSON.stringify(levels)}`);
     for (const level of [...levels].sort((a, b) => a.bitrate - b.bitrate)) {
@@ -90,7 +105,7 @@ async function scenario(browser, { name, player, manifest }) {
     const all = [...(await page.evaluate(() => window.playerTest.errors)), ...pageErrors, ...httpErrors];
     if (all.length) throw new Error(`errors: ${all.join(' | ')}`);
     const t = await page.evaluate(() => document.querySelector('video').currentTime.toFixed(1));
-    return `${log.join(', ')}; seek to ${SEEK_TO} s resumed (t=${t}); segments ${[...fetched.entries()].map(([k, v]) => `${k}×${v}`).join(' ')}`;
+    return `${log.join(', ')}; seek to ${SEEK_TO} s resumed (t=${t})${transmux}; segments ${[...fetched.entries()].map(([k, v]) => `${k}×${v}`).join(' ')}`;
   } catch (e) {
     await page.screenshot({ path: join(SHOTS, `${name}-failed.png`) }).catch(() => {});
     const errors = await page.evaluate(() => window.playerTest && window.playerTest.errors).catch(() => []);
@@ -113,6 +128,7 @@ for (const [host, mpd, m3u8] of [
   tests.push([`hls.js · m3u8-cmaf · ${host}`, () => scenario(browser, { name: `dh-hlsjs-${host}`, player: 'hlsjs', manifest: m3u8 })]);
   tests.push([`shaka 5 · m3u8-cmaf · ${host}`, () => scenario(browser, { name: `dh-shaka5-hls-${host}`, player: 'shaka5', manifest: m3u8 })]);
 }
-// MPEG-TS segments (m3u8-aapl, HLS v4) from the origin: hls.js transmuxes them itself.
+// MPEG-TS segments (m3u8-aapl, HLS v4) from the origin: hls.js and Shaka 5 (lib/transmuxer) transmux them.
 tests.push(['hls.js · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-hlsjs-aapl-origin', player: 'hlsjs', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
+tests.push(['shaka 5 · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-shaka5-aapl-origin', player: 'shaka5', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
 await runTests(browser, tests);
