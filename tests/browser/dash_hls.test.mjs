@@ -115,6 +115,72 @@ async function scenario(browser, { name, player, manifest }) {
   }
 }
 
+// The NAME.html ssfpack writes into a folder without a Smooth manifest, on the plain static server:
+// `--layout dash,hls` plays NAME.mpd with dash.js (every rendition chosen in the page's quality menu
+// and decoded at its height, a seek); `split --layout hls` (HLS alone) plays NAME.m3u8 with the
+// browser's own HLS. No request may fail (the favicon included: the page names none to fetch) but
+// the page's question to ssfpack serve.
+async function pageScenario(browser, { name, folder, kind }) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  const page = await context.newPage();
+  const fetched = new Map();
+  const httpErrors = [];
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('response', (r) => {
+    const u = decodeURIComponent(r.url());
+    // The page asks every host for ssfpack serve's /_player/config.json; a static host has none.
+    if (r.status() >= 400 && !u.endsWith('/_player/config.json')) httpErrors.push(`${r.status()} ${u}`);
+    const key = segmentKey(u);
+    if (key) fetched.set(key, (fetched.get(key) || 0) + 1);
+  });
+  const frames = () => page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
+  try {
+    await page.goto(`${STATIC}/${folder}/${NAME}.html`, { waitUntil: 'load' });
+    await waitFor(page, 'page ready', () => (window.ssfpack.ready || window.ssfpack.errors.length) && window.ssfpack);
+    const st = await page.evaluate(() => ({ kind: window.ssfpack.kind, manifest: window.ssfpack.manifest, errors: window.ssfpack.errors,
+      label: (document.getElementById('manifest-kind') || {}).textContent }));
+    if (st.errors.length) throw new Error(`page errors: ${st.errors.join(' | ')}`);
+    if (st.kind !== kind || !st.manifest.endsWith(`/${folder}/${NAME}.${kind === 'dash' ? 'mpd' : 'm3u8'}`)) {
+      throw new Error(`the page plays ${st.kind} ${st.manifest}`);
+    }
+    await page.evaluate(() => { const v = document.querySelector('video'); v.muted = true; return v.play().catch(() => {}); });
+    await waitFor(page, 'playback start', () => document.querySelector('video').currentTime > 0.3);
+    const log = [];
+    if (kind === 'dash') {
+      const reps = await page.evaluate(() => window.ssfpack.representations);
+      if (reps.length < 2) throw new Error(`expected 2 renditions in the quality menu, got ${JSON.stringify(reps)}`);
+      for (const r of [...reps].sort((a, b) => a.bandwidth - b.bandwidth)) {
+        const f0 = await frames();
+        await page.evaluate((id) => window.ssfpack.select(id), r.id);
+        await waitFor(page, `${r.height}p decoded`,
+          ({ h, f0 }) => { const v = document.querySelector('video'); return v.videoHeight === h && v.getVideoPlaybackQuality().totalVideoFrames > f0 + 10 && !v.paused; },
+          { h: r.height, f0 }, 25000);
+        if (!fetched.has(`video@${r.bandwidth}`)) throw new Error(`no segment of ${r.bandwidth} fetched: ${[...fetched.keys()]}`);
+        log.push(`${r.height}p ${(await frames()) - f0} frames`);
+      }
+    } else {
+      const f0 = await frames();
+      await waitFor(page, 'frames decoded', (f0) => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames > f0 + 25, f0);
+      log.push(`${await page.evaluate(() => document.querySelector('video').videoHeight)}p ${(await frames()) - f0} frames`);
+    }
+    await page.evaluate((t) => { document.querySelector('video').currentTime = t; }, SEEK_TO);
+    await waitFor(page, 'playback resumed after the seek',
+      (t) => { const v = document.querySelector('video'); return v.currentTime >= t + 1.5 && !v.seeking && !v.paused; }, SEEK_TO, 20000);
+    if (![...fetched.keys()].some((k) => k.startsWith('audio'))) throw new Error(`no audio segment fetched: ${[...fetched.keys()]}`);
+    await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+    const all = [...(await page.evaluate(() => window.ssfpack.errors)), ...pageErrors, ...httpErrors];
+    if (all.length) throw new Error(`errors: ${all.join(' | ')}`);
+    const t = await page.evaluate(() => document.querySelector('video').currentTime.toFixed(1));
+    return `${st.label} ${st.manifest.replace(STATIC, '')}; ${log.join(', ')}; seek to ${SEEK_TO} s resumed (t=${t}); segments ${[...fetched.entries()].map(([k, v]) => `${k}×${v}`).join(' ')}`;
+  } catch (e) {
+    await page.screenshot({ path: join(SHOTS, `${name}-failed.png`) }).catch(() => {});
+    throw new Error(`${e.message}; page: ${pageErrors.join(' | ')}; http: ${httpErrors.slice(0, 5).join(' | ')}`);
+  } finally {
+    await context.close();
+  }
+}
+
 const browser = await launchBrowser();
 const ism = `${ORIGIN}/${NAME}/${NAME}.ism`;
 const site = `${STATIC}/${NAME}`;
@@ -131,4 +197,6 @@ for (const [host, mpd, m3u8] of [
 // MPEG-TS segments (m3u8-aapl, HLS v4) from the origin: hls.js and Shaka 5 (lib/transmuxer) transmux them.
 tests.push(['hls.js · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-hlsjs-aapl-origin', player: 'hlsjs', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
 tests.push(['shaka 5 · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-shaka5-aapl-origin', player: 'shaka5', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
+tests.push(['NAME.html of --layout dash,hls · static', () => pageScenario(browser, { name: 'dh-page-dash-hls', folder: `${NAME}-page`, kind: 'dash' })]);
+tests.push(['NAME.html of split --layout hls · static', () => pageScenario(browser, { name: 'dh-page-hls', folder: `${NAME}-page-hls`, kind: 'hls' })]);
 await runTests(browser, tests);
