@@ -205,6 +205,5 @@ const tests = [
   ['text · shaka 4.16 plays with text tracks present', () => shakaPlaysWithText(browser)],
   ['text · dash.js 5 DASH stpp cue at its time', () => dashCue(browser, 'dashjs')],
   ['text · shaka 5 DASH stpp cue at its time', () => dashCue(browser, 'shaka5')],
-  ['text · shaka 5 DASH stpp cue at its time', () => dashCue(browser, 'shaka5')],
 ];
 await runTests(browser, tests);
