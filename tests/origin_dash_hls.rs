@@ -509,7 +509,7 @@ fn static_layout_files_are_the_served_bytes_and_split_refuses_foreign_files() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let src = dir.parent().unwrap().join("src.mp4");
-    package_support::package(&src, &out, &["--ladder", "320x180@400k,160x90@150k", "--layout", "ism,dash,hls"]);
+    package_support::package(&src, &out, &["--ladder", "320x180@400k,160x90@150k", "--layout", "ism,dash,hls,hls-ts"]);
     let m = client(&out);
     let server = TestServer::start(&out, PlayerConfig::default());
     for s in &m.streams {
@@ -537,6 +537,25 @@ fn static_layout_files_are_the_served_bytes_and_split_refuses_foreign_files() {
     for l in master.lines().filter(|l| !l.starts_with('#')) {
         assert!(out.join(l).is_file(), "{l}");
     }
+    // hls-ts: `ts/TRACK_B/T.ts` are the served m3u8-aapl segments, and FFmpeg's HLS demuxer plays
+    // `src-ts.m3u8` from the files alone with every frame of the top rung.
+    for s in &m.streams {
+        for q in &s.quality_levels {
+            let rung = out.join(format!("ts/{}_{}", s.name, q.bitrate));
+            for c in &s.chunks {
+                let url =
+                    format!("/src.ism/QualityLevels({})/Fragments({}={},format=m3u8-aapl)", q.bitrate, s.name, c.t);
+                let file = rung.join(format!("{}.ts", c.t));
+                assert_eq!(std::fs::read(&file).unwrap(), server.get(&url).body, "{}", file.display());
+            }
+            let playlist = std::fs::read_to_string(rung.join("index.m3u8")).unwrap();
+            assert!(playlist.contains("#EXT-X-VERSION:4") && !playlist.contains("EXT-X-MAP"), "{playlist}");
+        }
+    }
+    let ts_master = std::fs::read_to_string(out.join("src-ts.m3u8")).unwrap();
+    assert!(ts_master.contains("\nts/video_400000/index.m3u8\n"), "{ts_master}");
+    let (played, _, _) = frames(&out.join("src-ts.m3u8"), "v:0");
+    assert_eq!(played, frames(&out.join("src_400k.ismv"), "v").0, "frames of src-ts.m3u8");
     let mpd = std::fs::read_to_string(out.join("src.mpd")).unwrap();
     let els = elements(&mpd);
     let templates: Vec<&Element> = els.iter().filter(|e| e.path.last().unwrap() == "SegmentTemplate").collect();

@@ -22,14 +22,16 @@ pub struct Layout {
     pub dash: bool,
     /// `NAME.m3u8` + `cmaf/` segments and playlists.
     pub hls: bool,
+    /// `NAME-ts.m3u8` + `ts/` MPEG-TS segments and playlists (HLS for old devices).
+    pub hls_ts: bool,
 }
 
 impl Layout {
-    pub const ISM: Layout = Layout { ism: true, smooth_static: false, dash: false, hls: false };
+    pub const ISM: Layout = Layout { ism: true, smooth_static: false, dash: false, hls: false, hls_ts: false };
 
-    /// Parses `ism`, `static`, `dash`, `hls`, `both`, comma-separated.
+    /// Parses `ism`, `static`, `dash`, `hls`, `hls-ts`, `both`, comma-separated.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let mut l = Layout { ism: false, smooth_static: false, dash: false, hls: false };
+        let mut l = Layout { ism: false, smooth_static: false, dash: false, hls: false, hls_ts: false };
         for part in s.split(',').map(str::trim) {
             match part.to_ascii_lowercase().as_str() {
                 "ism" => l.ism = true,
@@ -37,10 +39,19 @@ impl Layout {
                 "both" => (l.ism, l.smooth_static) = (true, true),
                 "dash" => l.dash = true,
                 "hls" => l.hls = true,
-                other => return Err(format!("unknown layout {other:?} (expected ism, static, dash, hls or both)")),
+                "hls-ts" => l.hls_ts = true,
+                other => {
+                    return Err(format!("unknown layout {other:?} (expected ism, static, dash, hls, hls-ts or both)"))
+                }
             }
         }
         Ok(l)
+    }
+
+    /// The DASH/HLS files to write, if any.
+    pub fn protocols(&self) -> Option<origin::cmaf_layout::Protocols> {
+        let p = origin::cmaf_layout::Protocols { dash: self.dash, hls: self.hls, hls_ts: self.hls_ts };
+        (p.dash || p.hls || p.hls_ts).then_some(p)
     }
 }
 
@@ -48,12 +59,18 @@ impl Layout {
 /// records keyed on them stay valid; the others as their comma lists.
 impl std::fmt::Debug for Layout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.ism, self.smooth_static, self.dash, self.hls) {
-            (true, false, false, false) => f.write_str("Ism"),
-            (false, true, false, false) => f.write_str("Static"),
-            (true, true, false, false) => f.write_str("Both"),
+        match (self.ism, self.smooth_static, self.dash, self.hls, self.hls_ts) {
+            (true, false, false, false, false) => f.write_str("Ism"),
+            (false, true, false, false, false) => f.write_str("Static"),
+            (true, true, false, false, false) => f.write_str("Both"),
             _ => {
-                let names = [(self.ism, "ism"), (self.smooth_static, "static"), (self.dash, "dash"), (self.hls, "hls")];
+                let names = [
+                    (self.ism, "ism"),
+                    (self.smooth_static, "static"),
+                    (self.dash, "dash"),
+                    (self.hls, "hls"),
+                    (self.hls_ts, "hls-ts"),
+                ];
                 let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
                 f.write_str(&on.join(","))
             }
@@ -64,7 +81,8 @@ impl std::fmt::Debug for Layout {
 #[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
     /// Output layout, a comma list: `ism` (origin), `static` (pre-split Smooth files for any web
-    /// server), `dash` (`NAME.mpd`), `hls` (`NAME.m3u8`); `both` = `ism,static`.
+    /// server), `dash` (`NAME.mpd`), `hls` (`NAME.m3u8`, fMP4), `hls-ts` (`NAME-ts.m3u8`, MPEG-TS);
+    /// `both` = `ism,static`.
     #[arg(long, value_parser = Layout::parse, default_value = "ism", value_name = "LIST", help_heading = "Output")]
     pub layout: Layout,
     /// Base URL the written `NAME.html` player page loads dash.js (`dash.all.min.js`,
@@ -79,8 +97,7 @@ impl PublishArgs {
         if self.layout.smooth_static {
             origin::write_static_layout(dir, name)?;
         }
-        if self.layout.dash || self.layout.hls {
-            let protocols = origin::cmaf_layout::Protocols { dash: self.layout.dash, hls: self.layout.hls };
+        if let Some(protocols) = self.layout.protocols() {
             origin::cmaf_layout::write_cmaf_layout(dir, name, dir, protocols)?;
         }
         if !self.layout.ism {

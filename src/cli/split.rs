@@ -60,13 +60,12 @@ pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
         let report = split::write_static_layout_into(&args.dir, &name, &out).with_context(ctx)?;
         written.push(format!("{} fragments ({:.1} MB) and Manifest", report.fragments, report.bytes as f64 / 1e6));
     }
-    if args.layout.dash || args.layout.hls {
-        let protocols = cmaf_layout::Protocols { dash: args.layout.dash, hls: args.layout.hls };
+    if let Some(protocols) = args.layout.protocols() {
         let report = cmaf_layout::write_cmaf_layout(&args.dir, &name, &out, protocols).with_context(ctx)?;
-        let tops: Vec<String> = [(protocols.dash, "mpd"), (protocols.hls, "m3u8")]
+        let tops: Vec<String> = [(protocols.dash, ".mpd"), (protocols.hls, ".m3u8"), (protocols.hls_ts, "-ts.m3u8")]
             .iter()
             .filter(|(on, _)| *on)
-            .map(|(_, ext)| format!("{name}.{ext}"))
+            .map(|(_, ext)| format!("{name}{ext}"))
             .collect();
         written.push(format!(
             "{} segments ({:.1} MB) and {}",
@@ -76,7 +75,7 @@ pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     if written.is_empty() {
-        return Ok(super::package::usage_error("--layout names nothing split writes (static, dash, hls)"));
+        return Ok(super::package::usage_error("--layout names nothing split writes (static, dash, hls, hls-ts)"));
     }
     let page = out.join(format!("{name}.html"));
     if page.exists() && !player::is_own_page(&page) {

@@ -109,8 +109,54 @@ pub fn text_segment(
     decode_time: u64,
     context: &str,
 ) -> Result<Vec<u8>> {
+    use super::ttml::{Cue, Document};
+
+    let mut samples = Vec::new();
+    let mut end = decode_time;
+    for s in text_samples(fragment, moof_offset, track_id, timescale, decode_time, context)? {
+        let shift = s.start_ticks;
+        let cues = s.doc.cues.into_iter().map(|c| Cue { begin: c.begin + shift, end: c.end + shift, ..c }).collect();
+        let xml = Document { lang: s.doc.lang.unwrap_or_else(|| "und".into()), cues }.to_xml()?;
+        let pts = i64::try_from(s.start).map_err(|_| FormatError::boxes(context, "decode time overflows"))?;
+        samples.push(super::Sample { pts, duration: s.duration, sync: true, data: xml });
+        end = s.start + u64::from(s.duration);
+    }
+    let track = super::TrackInfo {
+        track_id,
+        codec: super::CodecConfig::Ttml(super::text::TextConfig::default()),
+        bitrate: 0,
+        language: String::new(),
+        name: String::new(),
+    };
+    let rebuilt = super::fragmenter::Fragment { start: decode_time, end, samples };
+    let sequence = super::boxes::decode::<MoofBox>(fragment, context)?.0.mfhd_box.sequence_number;
+    let bytes = super::writer::fragment_bytes(&track, &rebuilt, sequence)?;
+    segment(&bytes, 0, track_id, decode_time, context)
+}
+
+/// One sample of a Smooth text fragment, parsed.
+#[derive(Debug, Clone)]
+pub struct TextSample {
+    /// Its decode time, in the track's timescale.
+    pub start: u64,
+    /// Its start on the track's timeline, in [`super::TIMESCALE`] ticks.
+    pub start_ticks: u64,
+    pub duration: u32,
+    /// Its TTML document; cue times relative to the sample's start.
+    pub doc: super::ttml::Parsed,
+}
+
+/// The TTML documents of a Smooth text fragment (as stored at `moof_offset` of its file), with
+/// where each sample starts. Shared by the DASH `stpp` and the HLS WebVTT forms.
+pub fn text_samples(
+    fragment: &[u8],
+    moof_offset: u64,
+    track_id: u32,
+    timescale: u32,
+    decode_time: u64,
+    context: &str,
+) -> Result<Vec<TextSample>> {
     use super::reader::MediaFile;
-    use super::ttml::{self, Cue, Document};
     use super::TIMESCALE;
 
     // Offsets made relative to the moof first, so the reader finds the samples in these bytes.
@@ -129,25 +175,11 @@ pub fn text_segment(
             .checked_add(s.size as usize)
             .and_then(|end| normal.get(start..end))
             .ok_or_else(|| FormatError::boxes(context, format!("sample {i} is outside the fragment")))?;
-        let doc = ttml::parse(data, &format!("{context}, sample {i}"))?;
-        let shift = to_ticks(at);
-        let cues = doc.cues.into_iter().map(|c| Cue { begin: c.begin + shift, end: c.end + shift, ..c }).collect();
-        let xml = Document { lang: doc.lang.unwrap_or_else(|| "und".into()), cues }.to_xml()?;
-        let pts = i64::try_from(at).map_err(|_| FormatError::boxes(context, "decode time overflows"))?;
-        samples.push(super::Sample { pts, duration: s.duration, sync: true, data: xml });
+        let doc = super::ttml::parse(data, &format!("{context}, sample {i}"))?;
+        samples.push(TextSample { start: at, start_ticks: to_ticks(at), duration: s.duration, doc });
         at += u64::from(s.duration);
     }
-    let track = super::TrackInfo {
-        track_id,
-        codec: super::CodecConfig::Ttml(super::text::TextConfig::default()),
-        bitrate: 0,
-        language: String::new(),
-        name: String::new(),
-    };
-    let rebuilt = super::fragmenter::Fragment { start: decode_time, end: at, samples };
-    let sequence = super::boxes::decode::<MoofBox>(fragment, context)?.0.mfhd_box.sequence_number;
-    let bytes = super::writer::fragment_bytes(&track, &rebuilt, sequence)?;
-    segment(&bytes, 0, track_id, decode_time, context)
+    Ok(samples)
 }
 
 /// The RFC 6381 codecs string of a Smooth `QualityLevel`: `avc1.PPCCLL` from the SPS in its
@@ -188,6 +220,8 @@ pub struct Naming {
     pub playlist: String,
     /// An HLS segment, relative to its media playlist.
     pub hls_segment: String,
+    /// An HLS WebVTT segment of a text track, relative to its media playlist.
+    pub hls_text_segment: String,
     /// An HLS init segment (`EXT-X-MAP`), relative to its media playlist.
     pub hls_init: String,
 }
@@ -200,19 +234,35 @@ impl Naming {
             dash_init: format!("QualityLevels({{bitrate}})/Fragments({{name}}=i,format={format})"),
             playlist: format!("QualityLevels({{bitrate}})/Manifest({{name}},format={format})"),
             hls_segment: format!("Fragments({{name}}={{time}},format={format})"),
+            hls_text_segment: format!("Fragments({{name}}={{time}},format={format})"),
             hls_init: format!("Fragments({{name}}=i,format={format})"),
         }
     }
 
     /// The static layout's files (`--layout dash,hls`): one folder per rung under `cmaf/`, holding
-    /// `init.mp4`, `T.m4s` per fragment and the HLS media playlist `index.m3u8`.
+    /// `init.mp4`, `T.m4s` per fragment and the HLS media playlist `index.m3u8` (a text track's
+    /// folder: `T.m4s` for DASH, `T.vtt` for HLS).
     pub fn static_files() -> Self {
         Naming {
             dash_segment: "cmaf/{name}_{bitrate}/{time}.m4s".into(),
             dash_init: "cmaf/{name}_{bitrate}/init.mp4".into(),
             playlist: "cmaf/{name}_{bitrate}/index.m3u8".into(),
             hls_segment: "{time}.m4s".into(),
+            hls_text_segment: "{time}.vtt".into(),
             hls_init: "init.mp4".into(),
+        }
+    }
+
+    /// The static layout's HLS MPEG-TS files (`--layout hls-ts`): one folder per rung under `ts/`,
+    /// holding `T.ts` (or a text track's `T.vtt`) per fragment and the media playlist `index.m3u8`.
+    pub fn static_ts_files() -> Self {
+        Naming {
+            dash_segment: String::new(),
+            dash_init: String::new(),
+            playlist: "ts/{name}_{bitrate}/index.m3u8".into(),
+            hls_segment: "{time}.ts".into(),
+            hls_text_segment: "{time}.vtt".into(),
+            hls_init: String::new(),
         }
     }
 

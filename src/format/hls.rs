@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 
 use super::cmaf::{codecs, Naming};
 use super::error::{FormatError, Result};
+use super::language::to_bcp47;
 use super::manifest::{ClientManifest, QualityLevel, StreamIndex};
+use super::text::TextRole;
 
 /// Which HLS form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,11 @@ impl HlsFlavor {
 
 /// The audio rendition group every video variant names.
 const AUDIO_GROUP: &str = "audio";
+/// The subtitle rendition group every variant names when there is text.
+const SUBTITLES_GROUP: &str = "subs";
+/// The `CHARACTERISTICS` of a captions (Smooth `CAPT`) rendition: for the deaf and hard of hearing.
+const CAPTIONS_CHARACTERISTICS: &str =
+    "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound";
 
 /// The master playlist.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,13 +56,26 @@ pub struct MasterPlaylist {
     pub variants: Vec<Variant>,
 }
 
-/// An `EXT-X-MEDIA` audio rendition.
+/// What an `EXT-X-MEDIA` rendition is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    /// An audio track of its own (fMP4 or MPEG-TS, as the variants).
+    Audio,
+    /// A text track as WebVTT segments.
+    Subtitles,
+}
+
+/// An `EXT-X-MEDIA` rendition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendition {
+    pub kind: MediaType,
     pub name: String,
+    /// An RFC 5646 tag (`en`, not `eng`).
     pub language: Option<String>,
     pub default: bool,
     pub channels: Option<u16>,
+    /// `CHARACTERISTICS` (captions only).
+    pub characteristics: Option<&'static str>,
     pub uri: String,
 }
 
@@ -68,6 +88,7 @@ pub struct Variant {
     pub resolution: Option<(u32, u32)>,
     pub frame_rate: Option<f64>,
     pub audio_group: bool,
+    pub subtitles_group: bool,
     pub uri: String,
 }
 
@@ -77,7 +98,7 @@ pub struct MediaPlaylist {
     pub version: u32,
     pub target_duration: u64,
     pub media_sequence: u64,
-    /// `EXT-X-MAP` URI (fMP4 only).
+    /// `EXT-X-MAP` URI (fMP4 audio and video only).
     pub map: Option<String>,
     /// (duration in the stream's timescale, URI).
     pub segments: Vec<(u64, String)>,
@@ -87,7 +108,8 @@ pub struct MediaPlaylist {
 }
 
 /// The master playlist of `m`. `frame_rate(stream, level)` gives a video rung's frame rate when it
-/// is known (the Smooth manifest does not carry it). Text streams are left out.
+/// is known (the Smooth manifest does not carry it). Audio streams are `AUDIO` renditions (their
+/// highest rung), text streams `SUBTITLES` renditions (WebVTT segments), named by every variant.
 pub fn master(
     m: &ClientManifest,
     flavor: HlsFlavor,
@@ -103,6 +125,7 @@ pub fn master(
             )
         })
     };
+    let language = |s: &StreamIndex| s.language.as_deref().filter(|l| !l.is_empty() && *l != "und").map(to_bcp47);
     let audio: Vec<&StreamIndex> = m.streams.iter().filter(|s| s.kind == "audio").collect();
     let mut media = Vec::new();
     let mut audio_codec = None;
@@ -113,13 +136,36 @@ pub fn master(
         audio_codec.get_or_insert(codec(s, q)?);
         audio_rate = audio_rate.max(u64::from(q.bitrate));
         media.push(Rendition {
+            kind: MediaType::Audio,
             name: s.language.clone().filter(|l| !l.is_empty() && l != "und").unwrap_or_else(|| s.name.clone()),
-            language: s.language.clone().filter(|l| !l.is_empty() && l != "und"),
+            language: language(s),
             default: i == 0,
             channels: q.channels,
+            characteristics: None,
             uri: uri(s, q),
         });
     }
+    let mut subtitles = Vec::new();
+    for s in m.streams.iter().filter(|s| s.kind == "text") {
+        let Some(q) = s.quality_levels.first() else { continue };
+        let captions = s.subtype.as_deref().and_then(TextRole::from_subtype) == Some(TextRole::Captions);
+        let lang = s.language.clone().filter(|l| !l.is_empty() && l != "und");
+        subtitles.push(Rendition {
+            kind: MediaType::Subtitles,
+            name: match (lang, captions) {
+                (Some(l), true) => format!("{l} (CC)"),
+                (Some(l), false) => l,
+                (None, _) => s.name.clone(),
+            },
+            language: language(s),
+            // Subtitles are off until chosen.
+            default: false,
+            channels: None,
+            characteristics: captions.then_some(CAPTIONS_CHARACTERISTICS),
+            uri: uri(s, q),
+        });
+    }
+    let with_subtitles = !subtitles.is_empty();
     let mut variants = Vec::new();
     for s in m.streams.iter().filter(|s| s.kind == "video") {
         for q in &s.quality_levels {
@@ -136,6 +182,7 @@ pub fn master(
                 resolution: w.zip(h),
                 frame_rate: frame_rate(s, q),
                 audio_group: !media.is_empty(),
+                subtitles_group: with_subtitles,
                 uri: uri(s, q),
             });
         }
@@ -152,12 +199,14 @@ pub fn master(
                     resolution: None,
                     frame_rate: None,
                     audio_group: false,
+                    subtitles_group: with_subtitles,
                     uri: uri(s, q),
                 });
             }
         }
         media.clear();
     }
+    media.extend(subtitles);
     Ok(MasterPlaylist { version: flavor.version(), media, variants })
 }
 
@@ -172,6 +221,7 @@ pub fn media(
     first_sequence: u64,
 ) -> MediaPlaylist {
     let b = bitrate.to_string();
+    let text = stream.kind == "text";
     let timescale = stream.effective_timescale(m);
     let longest = stream.chunks.iter().map(|c| c.d).max().unwrap_or(0);
     MediaPlaylist {
@@ -179,11 +229,15 @@ pub fn media(
         // RFC 8216 4.3.3.1: every EXTINF rounded to the nearest second is at most this.
         target_duration: ((longest + timescale / 2) / timescale.max(1)).max(1),
         media_sequence: first_sequence,
-        map: (flavor == HlsFlavor::Cmaf).then(|| Naming::fill(&naming.hls_init, &stream.name, &b, "")),
+        // WebVTT segments stand alone; MPEG-TS ones carry their own codec configuration.
+        map: (flavor == HlsFlavor::Cmaf && !text).then(|| Naming::fill(&naming.hls_init, &stream.name, &b, "")),
         segments: stream
             .chunks
             .iter()
-            .map(|c| (c.d, Naming::fill(&naming.hls_segment, &stream.name, &b, &c.t.to_string())))
+            .map(|c| {
+                let template = if text { &naming.hls_text_segment } else { &naming.hls_segment };
+                (c.d, Naming::fill(template, &stream.name, &b, &c.t.to_string()))
+            })
             .collect(),
         timescale,
         ended: !m.is_live,
@@ -199,12 +253,22 @@ impl MasterPlaylist {
     pub fn render(&self) -> String {
         let mut out = format!("#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", self.version);
         for r in &self.media {
-            let _ = write!(out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID={},NAME={}", quoted(AUDIO_GROUP), quoted(&r.name));
+            let (kind, group) = match r.kind {
+                MediaType::Audio => ("AUDIO", AUDIO_GROUP),
+                MediaType::Subtitles => ("SUBTITLES", SUBTITLES_GROUP),
+            };
+            let _ = write!(out, "#EXT-X-MEDIA:TYPE={kind},GROUP-ID={},NAME={}", quoted(group), quoted(&r.name));
             if let Some(l) = &r.language {
                 let _ = write!(out, ",LANGUAGE={}", quoted(l));
             }
             let yes_no = if r.default { "YES" } else { "NO" };
             let _ = write!(out, ",DEFAULT={yes_no},AUTOSELECT=YES");
+            if r.kind == MediaType::Subtitles {
+                out.push_str(",FORCED=NO");
+            }
+            if let Some(c) = r.characteristics {
+                let _ = write!(out, ",CHARACTERISTICS={}", quoted(c));
+            }
             if let Some(c) = r.channels {
                 let _ = write!(out, ",CHANNELS={}", quoted(&c.to_string()));
             }
@@ -226,6 +290,9 @@ impl MasterPlaylist {
             }
             if v.audio_group {
                 let _ = write!(out, ",AUDIO={}", quoted(AUDIO_GROUP));
+            }
+            if v.subtitles_group {
+                let _ = write!(out, ",SUBTITLES={}", quoted(SUBTITLES_GROUP));
             }
             let _ = writeln!(out, "\n{}", v.uri);
         }

@@ -165,6 +165,41 @@ fn color_class(color: &str) -> Option<&'static str> {
     }
 }
 
+/// The HLS WebVTT segment of a Smooth text fragment (as stored at `moof_offset` of its file; its
+/// track's `timescale`, `decode_time` its start in it): every cue of its TTML documents, timed from
+/// the fragment's start, under an `X-TIMESTAMP-MAP` that puts `LOCAL:0` at `mpegts` (the fragment's
+/// start on the 90 kHz clock: [`mpegts`]).
+pub fn segment(
+    fragment: &[u8],
+    moof_offset: u64,
+    track_id: u32,
+    timescale: u32,
+    decode_time: u64,
+    mpegts: u64,
+    context: &str,
+) -> super::error::Result<Document> {
+    let samples = super::cmaf::text_samples(fragment, moof_offset, track_id, timescale, decode_time, context)?;
+    let origin = samples.first().map_or(0, |s| s.start_ticks);
+    let cues = samples
+        .iter()
+        .flat_map(|s| {
+            let shift = s.start_ticks - origin;
+            s.doc.cues.iter().map(move |c| Cue { begin: c.begin + shift, end: c.end + shift, ..Cue::from_ttml(c) })
+        })
+        .collect();
+    Ok(Document { timestamp_map: Some(TimestampMap { mpegts, local: 0 }), cues })
+}
+
+/// The `X-TIMESTAMP-MAP` `MPEGTS` value of Smooth time `ticks` ([`TIMESCALE`] units): the Smooth
+/// time at 90 kHz, wrapped to 33 bits as an MPEG-TS PTS is. It is the PTS of our MPEG-TS segments
+/// at that instant (`media::ts` keeps the Smooth time); for fMP4 segments hls.js and Shaka map it to
+/// the `tfdt` timeline modulo 2^33 (hls.js moves a cue by multiples of 2^33 to the segment it is
+/// in; Shaka adds the roll-overs the segment's media time has had), so one value serves both forms.
+pub fn mpegts(ticks: u64) -> u64 {
+    let clock = (u128::from(ticks) * 90_000 + u128::from(TIMESCALE) / 2) / u128::from(TIMESCALE);
+    (clock as u64) & ((1 << 33) - 1)
+}
+
 /// `HH:MM:SS.mmm` of `ticks` ([`TIMESCALE`] units), rounded to the millisecond.
 pub fn timestamp(ticks: u64) -> String {
     ttml::clock_time(ticks.min(u64::MAX - TIMESCALE))
@@ -204,5 +239,46 @@ mod tests {
         let text = Document { timestamp_map: None, cues: vec![Cue::from_ttml(&bottom)] }.render();
         assert!(text.starts_with("WEBVTT\n\n00:00:00.500 --> 00:00:03.765\n"), "{text}");
         assert_eq!(Document::default().render(), "WEBVTT\n");
+    }
+
+    #[test]
+    fn mpegts_is_the_33_bit_clock() {
+        assert_eq!(mpegts(0), 0);
+        assert_eq!(mpegts(20_000_000), 180_000);
+        assert_eq!(mpegts(1), 0, "rounded to the 90 kHz tick");
+        assert_eq!(mpegts(112), 1);
+        // 2^33 ticks of 90 kHz later (about 26.5 h) the value comes round again.
+        let wrap = (1u64 << 33) * TIMESCALE / 90_000;
+        assert_eq!(mpegts(wrap + 20_000_000), 180_000);
+    }
+
+    #[test]
+    fn a_fragment_becomes_a_segment_timed_from_its_start() {
+        use crate::format::manifest::Chunk;
+        use crate::format::text::{fragments, TextConfig};
+        use crate::format::{CodecConfig, TrackInfo};
+        let cue = |begin, end, text: &str| ttml::Cue {
+            begin,
+            end,
+            lines: vec![vec![ttml::Span { text: text.into(), style: ttml::Style::default() }]],
+            placement: ttml::Placement::default(),
+        };
+        let cues = [cue(25_000_000, 27_500_000, "a"), cue(39_000_000, 41_000_000, "b")];
+        let grid = [Chunk { t: 20_000_000, d: 20_000_000 }, Chunk { t: 40_000_000, d: 20_000_000 }];
+        let track = TrackInfo {
+            track_id: 2,
+            codec: CodecConfig::Ttml(TextConfig::default()),
+            bitrate: 1000,
+            language: "en".into(),
+            name: "text_en".into(),
+        };
+        let frags = fragments("en", &cues, &grid).unwrap();
+        let bytes = crate::format::writer::fragment_bytes(&track, &frags[0], 2).unwrap();
+        let doc = segment(&bytes, 0, 2, TIMESCALE as u32, 20_000_000, mpegts(20_000_000), "t").unwrap();
+        assert_eq!(doc.timestamp_map, Some(TimestampMap { mpegts: 180_000, local: 0 }));
+        let times: Vec<(u64, u64)> = doc.cues.iter().map(|c| (c.begin, c.end)).collect();
+        // "b" is cut at the fragment's end: the next fragment has the rest.
+        assert_eq!(times, [(5_000_000, 7_500_000), (19_000_000, 20_000_000)]);
+        assert!(segment(&bytes[..bytes.len() - 4], 0, 2, TIMESCALE as u32, 20_000_000, 0, "t").is_err());
     }
 }

@@ -4,7 +4,8 @@
 //! (`--cache-max-age`), manifests revalidated (on demand) or cacheable for half a fragment (live).
 //!
 //! `m3u8-aapl` segments are the same CMAF segments remuxed to MPEG-TS by FFmpeg (`media::ts`), one
-//! track per segment (audio is its own rendition); they have no init segment.
+//! track per segment (audio is its own rendition); they have no init segment. A text track is a
+//! `SUBTITLES` rendition of WebVTT segments in both HLS forms ([`webvtt::segment`], `text/vtt`).
 
 use std::time::SystemTime;
 
@@ -19,12 +20,14 @@ use crate::format::cmaf::{self, Naming};
 use crate::format::dash::{self, LiveTiming};
 use crate::format::hls::{self, HlsFlavor};
 use crate::format::manifest::{ClientManifest, QualityLevel, StreamIndex};
+use crate::format::webvtt;
 use crate::format::{TrackKind, TIMESCALE};
 use crate::media::ts;
 
 pub const MPD_TYPE: &str = "application/dash+xml";
 pub const M3U8_TYPE: &str = "application/vnd.apple.mpegurl";
 pub const TS_TYPE: &str = "video/mp2t";
+pub const VTT_TYPE: &str = "text/vtt; charset=utf-8";
 
 /// A built answer, before it becomes a response.
 #[derive(Debug)]
@@ -87,38 +90,14 @@ pub fn answer_named(
             let text = hls::media(&m, stream, *bitrate, flavor, naming, sequence).render();
             Ok(text_answer(text, M3U8_TYPE, manifest_cache(&m, m.is_live)))
         }
-        // MPEG-TS segments carry their own codec configuration: no init segment.
+        // MPEG-TS segments carry their own codec configuration, WebVTT ones need none: no init.
         Packaged::Init { .. } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {
             Err(SourceError::NotFound("m3u8-aapl has no init segment".into()))
         }
-        Packaged::Segment { bitrate, track, time } if format == PackagedFormat::Hls(HlsFlavor::Aapl) => {
-            let seg = source.segment(track, *bitrate, *time)?;
-            no_text(seg.kind)?;
-            let media = source.track(track, *bitrate)?;
-            let init =
-                cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
-            let input = ts::TrackSegment {
-                id: ts::SegmentId { track: track.clone(), time: *time },
-                init: init.into(),
-                segment: seg.bytes,
-            };
-            let bytes = ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))?;
-            let etag = match seg.etag {
-                Some(e) => format!("{}-t\"", e.trim_end_matches('"')),
-                None => format!("\"t{:x}\"", crate::format::fnv1a64(&bytes)),
-            };
-            Ok(Answer {
-                bytes: bytes.into(),
-                content_type: TS_TYPE,
-                etag,
-                cache_control: fragment_cache.to_string(),
-                mtime: seg.mtime,
-            })
-        }
         Packaged::Init { bitrate, track } => {
             let media = source.track(track, *bitrate)?;
-            if matches!(format, PackagedFormat::Hls(_)) {
-                no_text(media.kind)?;
+            if matches!(format, PackagedFormat::Hls(_)) && media.kind == TrackKind::Text {
+                return Err(SourceError::NotFound("HLS WebVTT segments have no init segment".into()));
             }
             let bytes =
                 cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
@@ -132,8 +111,15 @@ pub fn answer_named(
             })
         }
         Packaged::Segment { bitrate, track, time } => {
-            if matches!(format, PackagedFormat::Hls(_)) {
-                no_text(source.track(track, *bitrate)?.kind)?;
+            let hls = match format {
+                PackagedFormat::Hls(flavor) => Some(flavor),
+                PackagedFormat::Dash(_) => None,
+            };
+            if hls.is_some() && source.track(track, *bitrate)?.kind == TrackKind::Text {
+                return webvtt_segment(source, track, *bitrate, *time, fragment_cache);
+            }
+            if hls == Some(HlsFlavor::Aapl) {
+                return ts_segment(source, track, *bitrate, *time, fragment_cache);
             }
             let seg = source.segment(track, *bitrate, *time)?;
             let etag = match seg.etag {
@@ -149,6 +135,73 @@ pub fn answer_named(
             })
         }
     }
+}
+
+/// An `m3u8-aapl` segment: the CMAF segment remuxed to MPEG-TS by FFmpeg (`media::ts`).
+fn ts_segment(
+    source: &dyn FragmentSource,
+    track: &str,
+    bitrate: u32,
+    time: u64,
+    fragment_cache: &str,
+) -> Result<Answer, SourceError> {
+    let seg = source.segment(track, bitrate, time)?;
+    let media = source.track(track, bitrate)?;
+    let init = cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
+    let input = ts::TrackSegment {
+        id: ts::SegmentId { track: track.to_string(), time },
+        init: init.into(),
+        segment: seg.bytes,
+    };
+    let bytes = ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))?;
+    let etag = match seg.etag {
+        Some(e) => format!("{}-t\"", e.trim_end_matches('"')),
+        None => format!("\"t{:x}\"", crate::format::fnv1a64(&bytes)),
+    };
+    Ok(Answer {
+        bytes: bytes.into(),
+        content_type: TS_TYPE,
+        etag,
+        cache_control: fragment_cache.to_string(),
+        mtime: seg.mtime,
+    })
+}
+
+/// The HLS WebVTT segment of a text fragment ([`webvtt::segment`]); the same for both HLS forms
+/// (its `X-TIMESTAMP-MAP` is on the 33-bit clock both map by).
+fn webvtt_segment(
+    source: &dyn FragmentSource,
+    track: &str,
+    bitrate: u32,
+    time: u64,
+    fragment_cache: &str,
+) -> Result<Answer, SourceError> {
+    let media = source.track(track, bitrate)?;
+    let f = source.fragment(track, bitrate, time)?;
+    let decode_time = (u128::from(time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
+    let ctx = format!("{track} at {bitrate}, fragment {time}");
+    let doc = webvtt::segment(
+        &f.bytes,
+        f.moof_offset,
+        media.track_id,
+        media.timescale,
+        decode_time,
+        webvtt::mpegts(time),
+        &ctx,
+    )
+    .map_err(broken)?;
+    let text = doc.render();
+    let etag = match f.etag {
+        Some(e) => format!("{}-v\"", e.trim_end_matches('"')),
+        None => format!("\"v{:x}\"", crate::format::fnv1a64(text.as_bytes())),
+    };
+    Ok(Answer {
+        bytes: text.into(),
+        content_type: VTT_TYPE,
+        etag,
+        cache_control: fragment_cache.to_string(),
+        mtime: f.mtime,
+    })
 }
 
 /// The response for a built answer (or why not): 304 on a matching validator, 404/500 on errors.
@@ -215,14 +268,6 @@ fn media_type(kind: TrackKind) -> &'static str {
         TrackKind::Video => "video/mp4",
         TrackKind::Audio => "audio/mp4",
         TrackKind::Text => "application/mp4",
-    }
-}
-
-/// Text tracks are not carried in HLS as fMP4 or TS: 404.
-fn no_text(kind: TrackKind) -> Result<(), SourceError> {
-    match kind {
-        TrackKind::Text => Err(SourceError::NotFound("text tracks are not served as HLS fMP4/TS segments".into())),
-        _ => Ok(()),
     }
 }
 

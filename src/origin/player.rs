@@ -192,8 +192,9 @@ pub fn write_page(dir: &Path, name: &str, js_base: &str) -> std::io::Result<Path
 /// The manifests the page of the presentation `NAME` in `dir` tries, in this order, for the files
 /// there: `NAME.ism/Manifest` (played from an origin, `ssfpack serve` or IIS) and the pre-split
 /// `Manifest` (what the folder becomes for a static host after `ssfpack split`) when it has the
-/// `.ism` or the `Manifest`, then `NAME.mpd` (dash.js plays these three) and `NAME.m3u8` (the
-/// browser's own HLS: a folder with HLS alone). A folder with none of them gets the first two.
+/// `.ism` or the `Manifest`, then `NAME.mpd` (dash.js plays these three), `NAME.m3u8` and
+/// `NAME-ts.m3u8` (the browser's own HLS: a folder with HLS alone). A folder with none of them gets
+/// the first two.
 pub fn page_manifests(dir: &Path, name: &str) -> Vec<String> {
     let has = |file: &str| dir.join(file).is_file();
     let ism = format!("{}/Manifest", encode_segment(&format!("{name}.ism")));
@@ -204,8 +205,8 @@ pub fn page_manifests(dir: &Path, name: &str) -> Vec<String> {
     if has(&format!("{name}.ism")) || has("Manifest") {
         found.push("Manifest".to_string());
     }
-    for ext in ["mpd", "m3u8"] {
-        let file = format!("{name}.{ext}");
+    for ext in [".mpd", ".m3u8", "-ts.m3u8"] {
+        let file = format!("{name}{ext}");
         if has(&file) {
             found.push(encode_segment(&file));
         }
@@ -390,6 +391,9 @@ mod tests {
         let d = dir.path();
         // Nothing there yet: the origin's manifest, then the pre-split one (the page of old).
         assert_eq!(page_manifests(d, "a b"), ["a%20b.ism/Manifest", "Manifest"]);
+        std::fs::write(d.join("a b-ts.m3u8"), "#EXTM3U\n").unwrap();
+        assert_eq!(page_manifests(d, "a b"), ["a%20b-ts.m3u8"]);
+        std::fs::remove_file(d.join("a b-ts.m3u8")).unwrap();
         std::fs::write(d.join("a b.m3u8"), "#EXTM3U\n").unwrap();
         assert_eq!(page_manifests(d, "a b"), ["a%20b.m3u8"]);
         std::fs::write(d.join("a b.mpd"), "<MPD/>").unwrap();

@@ -1,10 +1,10 @@
 // DASH and HLS from the same .ismv files: dash.js 5 and Shaka Player 5 play the MPD, hls.js and
 // Shaka 5 play the fMP4 HLS (m3u8-cmaf), each from `ssfpack serve` (Azure-style URLs) and from the
 // static layout (`--layout dash,hls`) on a plain static server; hls.js plays the MPEG-TS HLS
-// (m3u8-aapl) from the origin, and so does Shaka 5 with its own TS transmuxer (lib/transmuxer; Shaka 5
-// has no mux.js plug-in, and its MediaSource polyfill hides Chromium's native video/mp2t): for these
-// the SourceBuffers the player opens must be MP4 ones, never video/mp2t.
-// Each scenario: playback starts,
+// (m3u8-aapl) from the origin and from the `--layout hls-ts` files, and so does Shaka 5 with its own
+// TS transmuxer (lib/transmuxer; Shaka 5 has no mux.js plug-in, and its MediaSource polyfill hides
+// Chromium's native video/mp2t): for these the SourceBuffers the player opens must be MP4 ones,
+// never video/mp2t. Each scenario: playback starts,
 // every video level is forced in turn and must be fetched and decoded at its height (frames counted
 // with getVideoPlaybackQuality: a player that rejected the video would play audio alone), audio
 // segments are fetched, playback advances, a seek into an unbuffered region resumes, no errors.
@@ -37,7 +37,7 @@ async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
 function segmentKey(u) {
   let m = u.match(/QualityLevels\((\d+)\)\/Fragments\((\w+)=(\d+),format=[\w-]+\)/);
   if (m) return `${m[2]}@${m[1]}`;
-  m = u.match(/cmaf\/(\w+)_(\d+)\/\d+\.m4s/);
+  m = u.match(/(?:cmaf|ts)\/(\w+)_(\d+)\/\d+\.(?:m4s|ts)/);
   return m ? `${m[1]}@${m[2]}` : null;
 }
 
@@ -69,7 +69,7 @@ async function scenario(browser, { name, player, manifest }) {
     await page.evaluate(() => { const v = document.querySelector('video'); v.muted = true; return v.play().catch(() => {}); });
     await waitFor(page, 'playback start', () => document.querySelector('video').currentTime > 0.3);
     let transmux = '';
-    if (/format=m3u8-aapl/.test(manifest)) {
+    if (/format=m3u8-aapl|-ts\.m3u8$/.test(manifest)) {
       const types = await page.evaluate(() => window.sourceBufferTypes);
       if (!types.length || types.some((t) => /mp2t/.test(t))) throw new Error(`TS not transmuxed by the player: SourceBuffers ${JSON.stringify(types)}`);
       transmux = `; TS transmuxed into SourceBuffers ${types.join(', ')}`;
@@ -117,10 +117,10 @@ async function scenario(browser, { name, player, manifest }) {
 
 // The NAME.html ssfpack writes into a folder without a Smooth manifest, on the plain static server:
 // `--layout dash,hls` plays NAME.mpd with dash.js (every rendition chosen in the page's quality menu
-// and decoded at its height, a seek); `split --layout hls` (HLS alone) plays NAME.m3u8 with the
-// browser's own HLS. No request may fail (the favicon included: the page names none to fetch) but
+// and decoded at its height, a seek); `split --layout hls` (HLS alone) plays NAME.m3u8 and
+// `split --layout hls-ts` NAME-ts.m3u8 (MPEG-TS) with the browser's own HLS. No request may fail (the favicon included: the page names none to fetch) but
 // the page's question to ssfpack serve.
-async function pageScenario(browser, { name, folder, kind }) {
+async function pageScenario(browser, { name, folder, kind, file }) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
   const page = await context.newPage();
   const fetched = new Map();
@@ -141,7 +141,7 @@ async function pageScenario(browser, { name, folder, kind }) {
     const st = await page.evaluate(() => ({ kind: window.ssfpack.kind, manifest: window.ssfpack.manifest, errors: window.ssfpack.errors,
       label: (document.getElementById('manifest-kind') || {}).textContent }));
     if (st.errors.length) throw new Error(`page errors: ${st.errors.join(' | ')}`);
-    if (st.kind !== kind || !st.manifest.endsWith(`/${folder}/${NAME}.${kind === 'dash' ? 'mpd' : 'm3u8'}`)) {
+    if (st.kind !== kind || !st.manifest.endsWith(`/${folder}/${file}`)) {
       throw new Error(`the page plays ${st.kind} ${st.manifest}`);
     }
     await page.evaluate(() => { const v = document.querySelector('video'); v.muted = true; return v.play().catch(() => {}); });
@@ -197,6 +197,10 @@ for (const [host, mpd, m3u8] of [
 // MPEG-TS segments (m3u8-aapl, HLS v4) from the origin: hls.js and Shaka 5 (lib/transmuxer) transmux them.
 tests.push(['hls.js · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-hlsjs-aapl-origin', player: 'hlsjs', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
 tests.push(['shaka 5 · m3u8-aapl · origin', () => scenario(browser, { name: 'dh-shaka5-aapl-origin', player: 'shaka5', manifest: `${ism}/Manifest(format=m3u8-aapl).m3u8` })]);
-tests.push(['NAME.html of --layout dash,hls · static', () => pageScenario(browser, { name: 'dh-page-dash-hls', folder: `${NAME}-page`, kind: 'dash' })]);
-tests.push(['NAME.html of split --layout hls · static', () => pageScenario(browser, { name: 'dh-page-hls', folder: `${NAME}-page-hls`, kind: 'hls' })]);
+// The same from the static `--layout hls-ts` files (`NAME-ts.m3u8`, `ts/`).
+tests.push(['hls.js · m3u8-aapl · static', () => scenario(browser, { name: 'dh-hlsjs-aapl-static', player: 'hlsjs', manifest: `${site}/${NAME}-ts.m3u8` })]);
+tests.push(['shaka 5 · m3u8-aapl · static', () => scenario(browser, { name: 'dh-shaka5-aapl-static', player: 'shaka5', manifest: `${site}/${NAME}-ts.m3u8` })]);
+tests.push(['NAME.html of --layout dash,hls · static', () => pageScenario(browser, { name: 'dh-page-dash-hls', folder: `${NAME}-page`, kind: 'dash', file: `${NAME}.mpd` })]);
+tests.push(['NAME.html of split --layout hls · static', () => pageScenario(browser, { name: 'dh-page-hls', folder: `${NAME}-page-hls`, kind: 'hls', file: `${NAME}.m3u8` })]);
+tests.push(['NAME.html of split --layout hls-ts · static', () => pageScenario(browser, { name: 'dh-page-hls-ts', folder: `${NAME}-page-ts`, kind: 'hls', file: `${NAME}-ts.m3u8` })]);
 await runTests(browser, tests);

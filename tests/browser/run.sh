@@ -82,21 +82,24 @@ cp "$here/shaka.html" "$work/static/shaka.html"
 # The page `ssfpack INPUT -o DIR` writes (dash.js from the CDN), on a host that is not ssfpack serve.
 cp "$work/origin/clip/clip.html" "$work/static/clip/cdn.html"
 
-# DASH/HLS (dash_hls.test.mjs): a 16 s clip, 2 rungs, packaged with --layout ism,dash,hls; its
+# DASH/HLS (dash_hls.test.mjs): a 16 s clip, 2 rungs, packaged with --layout ism,dash,hls,hls-ts; its
 # DASH/HLS files alone on the static site; dash.js, Shaka 5 and hls.js from node_modules.
 ffmpeg -nostdin -hide_banner -loglevel error -y \
   -f lavfi -i "testsrc2=s=480x270:r=25:d=16" -f lavfi -i "sine=frequency=440:sample_rate=48000:d=16" \
   -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -b:a 96k -shortest "$work/dh.mp4" || fail "ffmpeg (dh) failed"
 "$bin" "$work/dh.mp4" -o "$work/origin/dh" --name dh -q --ladder 480x270@600k,240x136@200k \
-  --x264-preset ultrafast --layout ism,dash,hls || fail "packaging (dh) failed"
+  --x264-preset ultrafast --layout ism,dash,hls,hls-ts || fail "packaging (dh) failed"
 mkdir -p "$work/static/dh"
-cp -r "$work/origin/dh/cmaf" "$work/origin/dh/dh.mpd" "$work/origin/dh/dh.m3u8" "$work/static/dh/"
+cp -r "$work/origin/dh/cmaf" "$work/origin/dh/ts" "$work/origin/dh/dh.mpd" "$work/origin/dh/dh.m3u8" \
+  "$work/origin/dh/dh-ts.m3u8" "$work/static/dh/"
 # The NAME.html of a folder with no Smooth manifest (dash_hls.test.mjs): `--layout dash,hls` (dash.js
-# plays the MPD) and `split --layout hls` (HLS alone: the browser's own HLS), dash.js from /js/.
+# plays the MPD), `split --layout hls` and `--layout hls-ts` (HLS alone: the browser's own HLS).
 "$bin" "$work/dh.mp4" -o "$work/static/dh-page" --name dh -q --ladder 480x270@600k,240x136@200k \
   --x264-preset ultrafast --layout dash,hls --player-js-base /js/dashjs/modern/umd/ || fail "packaging (dh-page) failed"
 "$bin" split "$work/origin/dh" --layout hls --out "$work/static/dh-page-hls" \
   --player-js-base /js/dashjs/modern/umd/ >/dev/null || fail "split --layout hls failed"
+"$bin" split "$work/origin/dh" --layout hls-ts --out "$work/static/dh-page-ts" \
+  --player-js-base /js/dashjs/modern/umd/ >/dev/null || fail "split --layout hls-ts failed"
 ln -s "$here/node_modules/shaka-player-5/dist" "$work/static/js/shaka5"
 ln -s "$here/node_modules/hls.js/dist" "$work/static/js/hlsjs"
 cp "$here/players.html" "$work/static/players.html"

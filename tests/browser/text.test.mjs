@@ -8,6 +8,9 @@
 //   Shaka 5.2 loses the text stream for good when a seek lands while the first segment of a text track
 //   just selected is in flight (it aborts, refetches and never appends again: 3 runs of 8 by hand), so
 //   the Shaka scenario waits for the track's first cues before it seeks, as a viewer's pause would.
+// - HLS (m3u8-cmaf and m3u8-aapl, WebVTT SUBTITLES renditions): hls.js lists both and shows a cue at its
+//   time in both forms. (`hlsCue` also drives Shaka 5: it showed the cue in 2 of 8 runs; in the others
+//   its English track stayed empty though every WebVTT segment was fetched, as with its DASH text.)
 //
 // Environment: ORIGIN_URL (ssfpack serve), SCREENSHOT_DIR, TEXT_PRESENTATION (default subs).
 import { launchBrowser, runTests } from './harness.mjs';
@@ -180,6 +183,67 @@ async function dashCue(browser, player) {
   });
 }
 
+// HLS (`m3u8-cmaf` fMP4 or `m3u8-aapl` MPEG-TS, both with WebVTT `SUBTITLES` renditions) in hls.js or
+// Shaka 5 through players.html: both subtitle renditions are listed with their languages, the English
+// one is chosen, and after a seek its cue becomes active at its source time (the segments'
+// X-TIMESTAMP-MAP puts it on the audio/video timeline of either form).
+async function hlsCue(browser, player, format) {
+  return withPage(browser, `text-hls-${player}-${format}`, async (page, pageErrors) => {
+    const fetched = [];
+    page.on('response', (r) => {
+      const m = decodeURIComponent(r.url()).match(/Fragments\((text_\w+)=(\d+),format=m3u8-\w+\)/);
+      if (m) fetched.push(`${m[1]}@${m[2]}:${r.status()}`);
+    });
+    const manifest = `${ORIGIN}/${NAME}/${NAME}.ism/Manifest(format=${format})`;
+    await page.goto(`${STATIC}/players.html?player=${player}&manifest=${encodeURIComponent(manifest)}`, { waitUntil: 'load' });
+    await waitFor(page, 'player ready', () => window.playerTest.ready || window.playerTest.errors.length);
+    const langs = await waitFor(page, 'subtitle renditions listed', (p) => {
+      const t = p === 'hlsjs' ? window.playerTest.player.subtitleTracks : window.playerTest.player.getTextTracks();
+      return t && t.length >= 2 ? t.map((x) => x.lang || x.language).sort() : null;
+    }, player);
+    if (JSON.stringify(langs) !== '["en","fr"]') throw new Error(`subtitle renditions ${JSON.stringify(langs)}`);
+    await page.evaluate((p) => {
+      const pl = window.playerTest.player;
+      if (p === 'hlsjs') {
+        pl.subtitleTrack = pl.subtitleTracks.findIndex((t) => t.lang === 'en');
+        pl.subtitleDisplay = true;
+      } else {
+        // Shaka 5 shows a track it is asked to select (4.x also needed setTextTrackVisibility).
+        pl.selectTextTrack(pl.getTextTracks().find((t) => t.language === 'en'));
+      }
+    }, player);
+    await page.evaluate((t) => {
+      const v = document.querySelector('video');
+      v.muted = true;
+      v.currentTime = t;
+      return v.play().catch(() => {});
+    }, CUE.begin - 1.2);
+    const seen = await waitFor(page, `cue "${CUE.text}" active`, (cue) => {
+      const v = document.querySelector('video');
+      const showing = [...v.textTracks].filter((x) => x.mode === 'showing');
+      const active = showing.flatMap((x) => (x.activeCues ? [...x.activeCues] : []));
+      const hit = active.find((c) => Math.abs(c.startTime - cue.begin) < 0.05);
+      if (hit) return { t: v.currentTime, start: hit.startTime, text: hit.text, tracks: showing.map((x) => x.language) };
+      if (v.currentTime > cue.end) {
+        const tracks = [...v.textTracks].map((x) => `${x.language}/${x.mode}: ${x.cues ? [...x.cues].map((c) => c.startTime.toFixed(3)).join(',') : '-'}`);
+        return { late: v.currentTime, tracks };
+      }
+      return null;
+    }, CUE, 25000);
+    if (seen.late !== undefined) throw new Error(`no active cue by ${seen.late.toFixed(2)} s (text tracks: ${JSON.stringify(seen.tracks)}; fetched ${fetched})`);
+    if (!seen.text.includes(CUE.text)) throw new Error(`active cue shows ${JSON.stringify(seen.text)}`);
+    if (seen.t < CUE.begin - 0.3 || seen.t > CUE.begin + 0.8) throw new Error(`cue active at ${seen.t.toFixed(2)} s, expected ${CUE.begin} s`);
+    const frames = await page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
+    if (!frames) throw new Error('no video frame decoded');
+    const errors = await page.evaluate(() => window.playerTest.errors);
+    if (errors.length || pageErrors.length) throw new Error(`errors: ${[...errors, ...pageErrors].join(' | ')}`);
+    if (!fetched.some((f) => f.startsWith('text_eng@') && f.endsWith(':200'))) throw new Error(`no WebVTT segment fetched: ${fetched}`);
+    if (fetched.some((f) => !f.endsWith(':200'))) throw new Error(`WebVTT segment errors: ${fetched}`);
+    return `HLS subtitles ${langs.join(', ')}; "${CUE.text}" (cue at ${seen.start.toFixed(3)} s) active at ${seen.t.toFixed(2)} s ` +
+      `in ${JSON.stringify(seen.tracks)}; ${frames} frames; ${fetched.join(' ')}`;
+  });
+}
+
 async function shakaPlaysWithText(browser) {
   return withPage(browser, 'text-shaka', async (page) => {
     const manifest = `${ORIGIN}/${NAME}/${NAME}.ism/Manifest`;
@@ -205,5 +269,7 @@ const tests = [
   ['text · shaka 4.16 plays with text tracks present', () => shakaPlaysWithText(browser)],
   ['text · dash.js 5 DASH stpp cue at its time', () => dashCue(browser, 'dashjs')],
   ['text · shaka 5 DASH stpp cue at its time', () => dashCue(browser, 'shaka5')],
+  ['text · hls.js m3u8-cmaf WebVTT cue at its time', () => hlsCue(browser, 'hlsjs', 'm3u8-cmaf')],
+  ['text · hls.js m3u8-aapl (MPEG-TS) WebVTT cue at its time', () => hlsCue(browser, 'hlsjs', 'm3u8-aapl')],
 ];
 await runTests(browser, tests);

@@ -8,7 +8,7 @@
 
 mod parse;
 
-pub use parse::parse;
+pub use parse::{parse, Parsed};
 
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
