@@ -565,7 +565,10 @@ fn static_layout_files_are_the_served_bytes_and_split_refuses_foreign_files() {
         .contains("cmaf/video_400000/init.mp4"));
     // NAME.html tries what the folder holds: the origin's (then a split's) Smooth manifest, the MPD, HLS.
     let page = std::fs::read_to_string(out.join("src.html")).unwrap();
-    assert!(page.contains(r#""manifests":["src.ism/Manifest","Manifest","src.mpd","src.m3u8"]"#), "{page}");
+    assert!(
+        page.contains(r#""manifests":["src.ism/Manifest","Manifest","src.mpd","src.m3u8","src-ts.m3u8"]"#),
+        "{page}"
+    );
     // A dash-only split into a folder with someone else's cmaf/ is refused, and nothing is replaced.
     let other = tmp.path().join("other");
     std::fs::create_dir_all(other.join("cmaf")).unwrap();
