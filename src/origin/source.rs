@@ -78,6 +78,8 @@ pub struct TrackMedia {
 pub struct SourceFragment {
     pub bytes: Bytes,
     pub moof_offset: u64,
+    /// Its start in the track's (`mdhd`) timescale.
+    pub decode_time: u64,
     /// A strong ETag of these bytes, when the source knows one without hashing them.
     pub etag: Option<String>,
     pub mtime: Option<SystemTime>,
@@ -226,9 +228,10 @@ impl FragmentSource for VodSource<'_> {
     }
 
     fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
-        let (loc, _) = self.locate(name, bitrate, time)?;
+        let (loc, decode_time) = self.locate(name, bitrate, time)?;
         let bytes = self.fragments.get_or_read(&loc, || self.catalog.read(&loc))?;
-        Ok(SourceFragment { bytes, moof_offset: loc.offset, etag: Some(loc.etag()), mtime: loc.stamp.mtime })
+        let (moof_offset, etag, mtime) = (loc.offset, Some(loc.etag()), loc.stamp.mtime);
+        Ok(SourceFragment { bytes, moof_offset, decode_time, etag, mtime })
     }
 
     fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>> {
@@ -373,7 +376,9 @@ impl FragmentSource for LiveSource {
     fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
         let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
         match self.0.fragment(&req)? {
-            Served::Bytes { bytes, .. } => Ok(SourceFragment { bytes, moof_offset: 0, etag: None, mtime: None }),
+            Served::Bytes { bytes, .. } => {
+                Ok(SourceFragment { bytes, moof_offset: 0, decode_time: time, etag: None, mtime: None })
+            }
             Served::NotYet => Err(SourceError::NotYet),
         }
     }
