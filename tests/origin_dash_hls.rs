@@ -153,6 +153,60 @@ fn frames(file: &Path, kind: &str) -> (u64, f64, f64) {
     (count, min, max)
 }
 
+/// `BANDWIDTH` and `AVERAGE-BANDWIDTH` of each variant of a master playlist, by the bitrate in
+/// its URI.
+fn announced_rates(master: &str) -> BTreeMap<u32, (u64, u64)> {
+    let lines: Vec<&str> = master.lines().collect();
+    let mut out = BTreeMap::new();
+    for w in lines.windows(2) {
+        let Some(attrs) = w[0].strip_prefix("#EXT-X-STREAM-INF:") else { continue };
+        let get =
+            |k: &str| -> u64 { attrs.split(',').find_map(|a| a.strip_prefix(k)).and_then(|v| v.parse().ok()).unwrap() };
+        let b: u32 = w[1].split(['(', ')']).nth(1).unwrap().parse().unwrap();
+        out.insert(b, (get("BANDWIDTH="), get("AVERAGE-BANDWIDTH=")));
+    }
+    out
+}
+
+/// The RFC 8216 4.1 peak (largest rate of contiguous segments lasting 0.5–1.5 × the target
+/// duration) and average segment bit rates of a media playlist of `src.ism`, computed here from
+/// its `EXTINF`s and the sizes of the segments the origin serves.
+fn served_rates(server: &TestServer, format: &str, stream: &str, bitrate: u32) -> (f64, f64) {
+    let base = format!("/src.ism/QualityLevels({bitrate})");
+    let playlist = server.get(&format!("{base}/Manifest({stream},format={format})")).text();
+    let target: f64 = playlist.lines().find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:")).unwrap().parse().unwrap();
+    let (mut segs, mut d) = (Vec::new(), None);
+    for l in playlist.lines() {
+        if let Some(x) = l.strip_prefix("#EXTINF:") {
+            d = Some(x.trim_end_matches(',').parse::<f64>().unwrap());
+        } else if !l.starts_with('#') {
+            let r = server.get(&format!("{base}/{l}"));
+            assert_eq!(r.status, 200, "{l}");
+            segs.push((d.take().unwrap(), r.body.len() as f64));
+        }
+    }
+    let mut peak = 0f64;
+    for i in 0..segs.len() {
+        let (mut t, mut b) = (0.0, 0.0);
+        for &(d, n) in &segs[i..] {
+            t += d;
+            b += n;
+            if t > 1.5 * target {
+                break;
+            }
+            if t >= 0.5 * target {
+                peak = peak.max(b * 8.0 / t);
+            }
+        }
+    }
+    let (secs, bytes) = segs.iter().fold((0.0, 0.0), |(t, b), s| (t + s.0, b + s.1));
+    (peak, bytes * 8.0 / secs)
+}
+
+fn assert_close(got: f64, want: f64, tolerance: f64, what: &str) {
+    assert!((got - want).abs() <= want * tolerance + 1.0, "{what}: {got} announced, {want} measured here");
+}
+
 /// Fetches `init` and `segments` (origin URL paths), writes them concatenated, and returns the file.
 fn concatenated(server: &TestServer, dir: &Path, name: &str, init: &str, segments: &[String]) -> PathBuf {
     let mut bytes = Vec::new();
@@ -292,17 +346,26 @@ fn hls_playlists_line_by_line_and_every_level_decodes() {
             a.bitrate
         ),
     ];
+    let text = r.text();
+    let announced = announced_rates(&text);
     for q in &video.quality_levels {
+        // Measured (RFC 8216 4.1) from the segments served, video plus audio: checked here to
+        // the rounding of EXTINF, then the line compared with the announced figures.
+        let (b, avg) = announced[&q.bitrate];
+        let (vp, va) = served_rates(&server, "m3u8-cmaf", "video", q.bitrate);
+        let (ap, aa) = served_rates(&server, "m3u8-cmaf", "audio", a.bitrate);
+        assert_close(b as f64, vp + ap, 1e-4, "BANDWIDTH");
+        assert_close(avg as f64, va + aa, 1e-4, "AVERAGE-BANDWIDTH");
+        assert!(b >= avg && b != u64::from(q.bitrate + a.bitrate), "{b} {avg}: measured, not nominal");
         want.push(format!(
-            "#EXT-X-STREAM-INF:BANDWIDTH={b},AVERAGE-BANDWIDTH={b},CODECS=\"{},{acodec}\",RESOLUTION={}x{},FRAME-RATE=25.000,AUDIO=\"audio\"",
+            "#EXT-X-STREAM-INF:BANDWIDTH={b},AVERAGE-BANDWIDTH={avg},CODECS=\"{},{acodec}\",RESOLUTION={}x{},FRAME-RATE=25.000,AUDIO=\"audio\"",
             expected_codecs(&q.fourcc, &q.codec_private_data),
             q.max_width.unwrap(),
             q.max_height.unwrap(),
-            b = q.bitrate + a.bitrate,
         ));
         want.push(format!("QualityLevels({})/Manifest(video,format=m3u8-cmaf)", q.bitrate));
     }
-    assert_eq!(r.text().lines().collect::<Vec<_>>(), want);
+    assert_eq!(text.lines().collect::<Vec<_>>(), want);
 
     let levels = video.quality_levels.iter().map(|q| (video, q.bitrate)).chain([(audio, a.bitrate)]);
     for (stream, bitrate) in levels {
@@ -647,5 +710,33 @@ fn m3u8_aapl_serves_mpeg_ts_segments_that_decode() {
                 .unwrap();
             assert_eq!(frames(&file, kind).0, frames(&smooth, kind).0, "{}: every frame", file.display());
         }
+    }
+}
+
+/// `m3u8-aapl` announces the measured rates of its MPEG-TS segments (estimated from three remuxed
+/// segments per track): within 2 % of the rates of the TS segments served, and not the nominal
+/// ones; `m3u8-cmaf`'s are lower (the same media with less container overhead).
+#[test]
+fn m3u8_aapl_bandwidth_is_measured_on_the_ts_segments() {
+    let dir = presentation();
+    let m = client(dir);
+    let server = TestServer::start(dir, PlayerConfig::default());
+    let ts = announced_rates(&server.get("/src.ism/Manifest(format=m3u8-aapl)").text());
+    let fmp4 = announced_rates(&server.get("/src.ism/Manifest(format=m3u8-cmaf)").text());
+    let a = &m.stream("audio").unwrap().quality_levels[0];
+    let (ap, aa) = served_rates(&server, "m3u8-aapl", "audio", a.bitrate);
+    for q in &m.stream("video").unwrap().quality_levels {
+        let (vp, va) = served_rates(&server, "m3u8-aapl", "video", q.bitrate);
+        let (b, avg) = ts[&q.bitrate];
+        eprintln!(
+            "{}: TS BANDWIDTH {b} (served {:.0}), AVERAGE {avg} (served {:.0}); fMP4 {:?}",
+            q.bitrate,
+            vp + ap,
+            va + aa,
+            fmp4[&q.bitrate]
+        );
+        assert_close(b as f64, vp + ap, 0.02, "TS BANDWIDTH");
+        assert_close(avg as f64, va + aa, 0.02, "TS AVERAGE-BANDWIDTH");
+        assert!(b > fmp4[&q.bitrate].0 && avg > fmp4[&q.bitrate].1, "TS costs more than fMP4");
     }
 }

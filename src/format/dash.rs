@@ -61,7 +61,14 @@ pub fn mpd(manifest: &ClientManifest, flavor: DashFlavor, naming: &Naming, live:
         }
     }
     let secs = |ticks: u64| duration(ticks, manifest.timescale);
-    let min_fragment = manifest.streams.iter().flat_map(|s| s.chunks.iter().map(|c| c.d)).max().unwrap_or(0);
+    // The longest fragment of any stream, in the root timescale (streams may have their own).
+    let min_fragment = manifest
+        .streams
+        .iter()
+        .flat_map(|s| s.chunks.iter().map(move |c| (c.d, s.effective_timescale(manifest))))
+        .map(|(d, ts)| (u128::from(d) * u128::from(manifest.timescale) / u128::from(ts.max(1))) as u64)
+        .max()
+        .unwrap_or(0);
     Ok(Mpd {
         xmlns: "urn:mpeg:dash:schema:mpd:2011",
         profiles: flavor.profiles(),

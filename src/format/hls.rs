@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use super::bandwidth::SegmentRates;
 use super::cmaf::{codecs, Naming};
 use super::error::{FormatError, Result};
 use super::language::to_bcp47;
@@ -107,15 +108,29 @@ pub struct MediaPlaylist {
     pub ended: bool,
 }
 
-/// The master playlist of `m`. `frame_rate(stream, level)` gives a video rung's frame rate when it
-/// is known (the Smooth manifest does not carry it). Audio streams are `AUDIO` renditions (their
-/// highest rung), text streams `SUBTITLES` renditions (WebVTT segments), named by every variant.
+/// What the master playlist knows beyond the Smooth manifest, per (stream, rung).
+pub struct Measured<'a> {
+    /// A video rung's frame rate (the Smooth manifest does not carry it).
+    pub frame_rate: &'a dyn Fn(&StreamIndex, &QualityLevel) -> Option<f64>,
+    /// A rung's measured segment bit rates in this flavor ([`super::bandwidth`]); `None` falls
+    /// back to the nominal Smooth `Bitrate`.
+    pub rates: &'a dyn Fn(&StreamIndex, &QualityLevel) -> Option<SegmentRates>,
+}
+
+/// The master playlist of `m`. `BANDWIDTH`/`AVERAGE-BANDWIDTH` of a video variant are its rung's
+/// measured peak/average plus the largest of the audio renditions' (RFC 8216 4.3.4.2: the largest
+/// sum over any playable combination of renditions; the WebVTT renditions are not counted). Audio
+/// streams are `AUDIO` renditions (their highest rung), text streams `SUBTITLES` renditions (WebVTT
+/// segments), named by every variant.
 pub fn master(
     m: &ClientManifest,
     flavor: HlsFlavor,
     naming: &Naming,
-    frame_rate: &dyn Fn(&StreamIndex, &QualityLevel) -> Option<f64>,
+    measured: &Measured<'_>,
 ) -> Result<MasterPlaylist> {
+    let rates = |s: &StreamIndex, q: &QualityLevel| {
+        (measured.rates)(s, q).unwrap_or(SegmentRates { peak: u64::from(q.bitrate), average: u64::from(q.bitrate) })
+    };
     let uri = |s: &StreamIndex, q: &QualityLevel| Naming::fill(&naming.playlist, &s.name, &q.bitrate.to_string(), "");
     let codec = |s: &StreamIndex, q: &QualityLevel| {
         codecs(&q.fourcc, &q.codec_private_data).ok_or_else(|| {
@@ -129,12 +144,13 @@ pub fn master(
     let audio: Vec<&StreamIndex> = m.streams.iter().filter(|s| s.kind == "audio").collect();
     let mut media = Vec::new();
     let mut audio_codec = None;
-    let mut audio_rate = 0u64;
+    let mut audio_rate = SegmentRates { peak: 0, average: 0 };
     for (i, s) in audio.iter().enumerate() {
         // One rendition per audio stream: its highest rung.
         let Some(q) = s.quality_levels.iter().max_by_key(|q| q.bitrate) else { continue };
         audio_codec.get_or_insert(codec(s, q)?);
-        audio_rate = audio_rate.max(u64::from(q.bitrate));
+        let r = rates(s, q);
+        audio_rate = SegmentRates { peak: audio_rate.peak.max(r.peak), average: audio_rate.average.max(r.average) };
         media.push(Rendition {
             kind: MediaType::Audio,
             name: s.language.clone().filter(|l| !l.is_empty() && l != "und").unwrap_or_else(|| s.name.clone()),
@@ -173,14 +189,14 @@ pub fn master(
             if let Some(a) = &audio_codec {
                 c = format!("{c},{a}");
             }
-            let bandwidth = u64::from(q.bitrate) + audio_rate;
+            let r = rates(s, q).plus(audio_rate);
             let (w, h) = (q.max_width.or(s.max_width), q.max_height.or(s.max_height));
             variants.push(Variant {
-                bandwidth,
-                average_bandwidth: bandwidth,
+                bandwidth: r.peak,
+                average_bandwidth: r.average,
                 codecs: c,
                 resolution: w.zip(h),
-                frame_rate: frame_rate(s, q),
+                frame_rate: (measured.frame_rate)(s, q),
                 audio_group: !media.is_empty(),
                 subtitles_group: with_subtitles,
                 uri: uri(s, q),
@@ -191,10 +207,10 @@ pub fn master(
         // Audio only: each audio rung is a variant of its own.
         for s in &audio {
             for q in &s.quality_levels {
-                let b = u64::from(q.bitrate);
+                let r = rates(s, q);
                 variants.push(Variant {
-                    bandwidth: b,
-                    average_bandwidth: b,
+                    bandwidth: r.peak,
+                    average_bandwidth: r.average,
                     codecs: codec(s, q)?,
                     resolution: None,
                     frame_rate: None,
@@ -223,11 +239,9 @@ pub fn media(
     let b = bitrate.to_string();
     let text = stream.kind == "text";
     let timescale = stream.effective_timescale(m);
-    let longest = stream.chunks.iter().map(|c| c.d).max().unwrap_or(0);
     MediaPlaylist {
         version: flavor.version(),
-        // RFC 8216 4.3.3.1: every EXTINF rounded to the nearest second is at most this.
-        target_duration: ((longest + timescale / 2) / timescale.max(1)).max(1),
+        target_duration: target_duration(m, stream),
         media_sequence: first_sequence,
         // WebVTT segments stand alone; MPEG-TS ones carry their own codec configuration.
         map: (flavor == HlsFlavor::Cmaf && !text).then(|| Naming::fill(&naming.hls_init, &stream.name, &b, "")),
@@ -242,6 +256,14 @@ pub fn media(
         timescale,
         ended: !m.is_live,
     }
+}
+
+/// `EXT-X-TARGETDURATION` of a stream's media playlists, seconds (RFC 8216 4.3.3.1: every
+/// `EXTINF` rounded to the nearest second is at most this).
+pub fn target_duration(m: &ClientManifest, stream: &StreamIndex) -> u64 {
+    let timescale = stream.effective_timescale(m).max(1);
+    let longest = stream.chunks.iter().map(|c| c.d).max().unwrap_or(0);
+    ((longest + timescale / 2) / timescale).max(1)
 }
 
 fn quoted(s: &str) -> String {
@@ -352,7 +374,8 @@ mod tests {
     fn audio_only_and_media_lines() {
         let m = manifest();
         let naming = Naming::origin("m3u8-cmaf");
-        let master = master(&m, HlsFlavor::Cmaf, &naming, &|_, _| None).unwrap().render();
+        let nominal = Measured { frame_rate: &|_, _| None, rates: &|_, _| None };
+        let master = master(&m, HlsFlavor::Cmaf, &naming, &nominal).unwrap().render();
         assert_eq!(
             master.lines().collect::<Vec<_>>(),
             [
@@ -369,5 +392,30 @@ mod tests {
         assert!(!p.contains("EXT-X-MAP"), "MPEG-TS segments have no init segment");
         assert!(p.ends_with("#EXT-X-ENDLIST\n"));
         assert_eq!(quoted("a\"b\nc"), "\"abc\"");
+    }
+
+    #[test]
+    fn measured_rates_add_the_largest_audio_rendition() {
+        let mut m = manifest();
+        let mut second = m.streams[0].clone();
+        second.name = "audio_fra".into();
+        second.language = Some("fra".into());
+        let video = StreamIndex {
+            kind: "video".into(),
+            name: "video".into(),
+            quality_levels: vec![QualityLevel { bitrate: 800_000, fourcc: "AACL".into(), ..Default::default() }],
+            chunks: m.streams[0].chunks.clone(),
+            ..Default::default()
+        };
+        m.streams = vec![video, m.streams[0].clone(), second];
+        let rates = |s: &StreamIndex, _: &QualityLevel| match s.name.as_str() {
+            "video" => Some(SegmentRates { peak: 900_000, average: 700_000 }),
+            "audio_eng" => Some(SegmentRates { peak: 140_000, average: 130_000 }),
+            _ => None, // nominal 128000
+        };
+        let with = Measured { frame_rate: &|_, _| None, rates: &rates };
+        let p = master(&m, HlsFlavor::Cmaf, &Naming::origin("m3u8-cmaf"), &with).unwrap();
+        assert_eq!((p.variants[0].bandwidth, p.variants[0].average_bandwidth), (1_040_000, 830_000));
+        assert_eq!(p.media.len(), 2);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod aac;
 pub mod avc;
+pub mod bandwidth;
 pub mod boxes;
 pub mod check;
 pub mod cmaf;

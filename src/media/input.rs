@@ -9,6 +9,7 @@ use ff::codec::threading;
 use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
 
+use super::error::{decoder_error, open_error};
 use super::filter::{self, Dynamic, VideoFilter};
 pub use super::streams::{display_matrix_rotation, AudioInfo, OtherStream, SourceOptions, VideoInfo};
 use super::streams::{normalize_language, other_stream, pick_video, rotation};
@@ -497,42 +498,6 @@ fn check_size(context: &str, width: u32, height: u32) -> Result<(), MediaError> 
         ));
     }
     Ok(())
-}
-
-/// Why FFmpeg could not open a file as media, in words: FFmpeg's own log line when it wrote one
-/// (`moov atom not found`, `Picture size 16384x16384 is invalid`), else its error code.
-pub(super) fn open_error(path: &Path, e: ff::Error) -> MediaError {
-    let cause = match (e, super::last_ffmpeg_error()) {
-        (ff::Error::Other { errno }, _) if errno == libc_enoent() => "no such file".to_string(),
-        (_, Some(log)) => format!("not a media file FFmpeg can read ({log})"),
-        (ff::Error::InvalidData, None) => "not a media file FFmpeg can read (unrecognised or corrupt data)".to_string(),
-        (e, None) => format!("FFmpeg cannot open it ({e})"),
-    };
-    MediaError::invalid(path.display().to_string(), cause)
-}
-
-fn libc_enoent() -> i32 {
-    std::io::Error::from(std::io::ErrorKind::NotFound).raw_os_error().unwrap_or(2)
-}
-
-/// A decoder FFmpeg does not have (or cannot open), naming the codec.
-fn decoder_error(context: &str, params: &ff::codec::Parameters, e: ff::Error) -> MediaError {
-    let codec = match params.id() {
-        ff::codec::Id::None => {
-            // SAFETY: `params` wraps a valid AVCodecParameters owned by the open stream; reading a
-            // plain integer field of it has no side effect.
-            let tag = unsafe { (*params.as_ptr()).codec_tag }.to_le_bytes();
-            let tag: String = tag.iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '?' }).collect();
-            format!("an unknown codec (tag `{tag}`)")
-        }
-        id => format!("codec `{}`", format!("{id:?}").to_lowercase()),
-    };
-    match e {
-        ff::Error::DecoderNotFound => {
-            MediaError::invalid(context, format!("no decoder for {codec} in this FFmpeg build"))
-        }
-        e => MediaError::invalid(context, format!("cannot open the decoder for {codec} ({e})")),
-    }
 }
 
 /// Sends a packet or EOF; `Ok(false)` when the decoder refused corrupt data (counted, skipped).

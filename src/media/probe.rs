@@ -96,7 +96,7 @@ pub fn probe(path: &Path) -> Probe {
             let mut head = [0u8; 192];
             let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
             if named || media_signature(&head[..n]) {
-                return Probe::Corrupt(super::input::open_error(path, e));
+                return Probe::Corrupt(super::error::open_error(path, e));
             }
             return Probe::NotMedia("not a format FFmpeg reads".into());
         }

@@ -132,6 +132,8 @@ impl FragmentLocation {
 struct FileIndex {
     stamp: Stamp,
     tracks: HashMap<u32, BTreeMap<u64, u64>>,
+    /// Per track, the size (`moof` + `mdat`) of each fragment by start time, measured on first use.
+    sizes: Mutex<HashMap<u32, Arc<BTreeMap<u64, u64>>>>,
 }
 
 /// The presentations under one root folder.
@@ -254,17 +256,23 @@ impl Catalog {
             .get(&track.track_id)
             .and_then(|times| times.get(&req.time))
             .ok_or_else(|| CatalogError::NotFound(format!("no {} fragment at time {}", req.track, req.time)))?;
-        let ctx = self.rel(&path);
         let mut f = File::open(&path).map_err(|e| self.io_error(&path, e))?;
-        let len = index.stamp.len;
+        let total = self.fragment_len(&mut f, &path, index.stamp.len, offset, req.part == FragmentPart::Whole)?;
+        Ok(FragmentLocation { path, stamp: index.stamp, offset, len: total, kind: track.kind })
+    }
+
+    /// The bytes of the fragment whose `moof` is at `offset` of the open file `f` (`len` bytes
+    /// long): the `moof`, and with `whole` the `mdat` right after it. Two box headers read.
+    fn fragment_len(&self, f: &mut File, path: &Path, len: u64, offset: u64, whole: bool) -> Result<u64> {
+        let ctx = self.rel(path);
         let broken = |e: crate::format::FormatError| CatalogError::Broken(e.to_string());
-        let moof = read_span(&mut f, offset, len, &ctx).map_err(broken)?;
+        let moof = read_span(f, offset, len, &ctx).map_err(broken)?;
         let moof = moof
             .filter(|s| is(s, b"moof"))
             .ok_or_else(|| CatalogError::Broken(format!("{ctx}: no moof at byte {offset} (tfra is stale?)")))?;
         let mut total = moof.size;
-        if req.part == FragmentPart::Whole {
-            if let Some(mdat) = read_span(&mut f, offset + moof.size, len, &ctx).map_err(broken)? {
+        if whole {
+            if let Some(mdat) = read_span(f, offset + moof.size, len, &ctx).map_err(broken)? {
                 if is(&mdat, b"mdat") {
                     total += mdat.size;
                 }
@@ -273,7 +281,30 @@ impl Catalog {
         if total > MAX_FRAGMENT {
             return Err(CatalogError::Broken(format!("{ctx}: fragment at byte {offset} is {total} bytes")));
         }
-        Ok(FragmentLocation { path, stamp: index.stamp, offset, len: total, kind: track.kind })
+        Ok(total)
+    }
+
+    /// The size (`moof` + `mdat`) of every fragment of the track `name` at `bitrate`, by start
+    /// time (the track's timescale): two box headers per fragment, read once per file stamp (for
+    /// measured HLS bit rates; no fragment is read).
+    pub fn fragment_sizes(&self, pres: &Presentation, bitrate: u32, name: &str) -> Result<Arc<BTreeMap<u64, u64>>> {
+        let track = pres
+            .track(bitrate, name)
+            .ok_or_else(|| CatalogError::NotFound(format!("no track {name} at bitrate {bitrate}")))?;
+        let path = self.contain(&pres.dir().join(&track.src))?;
+        let index = self.index(&path)?;
+        if let Some(s) = lock(&index.sizes).get(&track.track_id) {
+            return Ok(s.clone());
+        }
+        let mut f = File::open(&path).map_err(|e| self.io_error(&path, e))?;
+        let mut sizes = BTreeMap::new();
+        for (&time, &offset) in index.tracks.get(&track.track_id).into_iter().flatten() {
+            let len = self.fragment_len(&mut f, &path, index.stamp.len, offset, true);
+            sizes.insert(time, len.map_err(|e| self.unsettled(&path, index.stamp, e))?);
+        }
+        let sizes = Arc::new(sizes);
+        lock(&index.sizes).insert(track.track_id, sizes.clone());
+        Ok(sizes)
     }
 
     /// Reads a located fragment. Fails (rather than serving mixed bytes) if the file changed since.
@@ -323,13 +354,14 @@ impl Catalog {
                 let mut t = 0u64;
                 let times = tracks.entry(track.track_id).or_default();
                 for f in media.track_fragments(track.track_id) {
-                    let start = f.tfxd.map_or(t, |x| x.time);
+                    // tfxd (PIFF), else tfdt (an ISO BMFF fragment), else where the last one ended.
+                    let start = f.tfxd.map(|x| x.time).or(f.tfdt).unwrap_or(t);
                     times.entry(start).or_insert(f.moof_offset);
                     t = start + f.tfxd.map_or_else(|| f.decode_duration(), |x| x.duration);
                 }
             }
         }
-        let index = Arc::new(FileIndex { stamp, tracks });
+        let index = Arc::new(FileIndex { stamp, tracks, sizes: Mutex::default() });
         let mut cache = lock(&self.indexes);
         if cache.len() >= MAX_CACHED {
             cache.clear();

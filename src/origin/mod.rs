@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod cmaf_layout;
 pub mod conn;
 pub mod files;
+pub mod hls_rates;
 pub mod live;
 pub mod packaged;
 pub mod player;

@@ -14,7 +14,7 @@ use axum::response::Response;
 
 use super::files::{bytes_response, not_modified, not_modified_response, CACHE_REVALIDATE};
 use super::server::status_response;
-use super::source::{FragmentSource, SourceError};
+use super::source::{BuiltSegment, FragmentSource, SourceError};
 use super::url::{Packaged, PackagedFormat};
 use crate::format::cmaf::{self, Naming};
 use crate::format::dash::{self, LiveTiming};
@@ -75,8 +75,11 @@ pub fn answer_named(
                     (mpd.to_xml().map_err(broken)?, MPD_TYPE)
                 }
                 PackagedFormat::Hls(flavor) => {
-                    let rate = |s: &StreamIndex, q: &QualityLevel| frame_rate(source, s, q);
-                    (hls::master(&m, flavor, naming, &rate).map_err(broken)?.render(), M3U8_TYPE)
+                    let measured = super::hls_rates::rates(source, &m, flavor)?;
+                    let frame_rate = |s: &StreamIndex, q: &QualityLevel| frame_rate(source, s, q);
+                    let rates = |s: &StreamIndex, q: &QualityLevel| measured.get(&(s.name.clone(), q.bitrate)).copied();
+                    let with = hls::Measured { frame_rate: &frame_rate, rates: &rates };
+                    (hls::master(&m, flavor, naming, &with).map_err(broken)?.render(), M3U8_TYPE)
                 }
             };
             Ok(text_answer(text, ctype, manifest_cache(&m, live.is_some())))
@@ -137,6 +140,26 @@ pub fn answer_named(
     }
 }
 
+/// The MPEG-TS bytes (`m3u8-aapl`) of the fragment of audio or video `track` at `bitrate` and
+/// `time`, and the CMAF segment they were remuxed from (also what `hls_rates` measures).
+pub fn ts_bytes(
+    source: &dyn FragmentSource,
+    track: &str,
+    bitrate: u32,
+    time: u64,
+) -> Result<(Vec<u8>, BuiltSegment), SourceError> {
+    let seg = source.segment(track, bitrate, time)?;
+    let media = source.track(track, bitrate)?;
+    let init = cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
+    let input = ts::TrackSegment {
+        id: ts::SegmentId { track: track.to_string(), time },
+        init: init.into(),
+        segment: seg.bytes.clone(),
+    };
+    let bytes = ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))?;
+    Ok((bytes, seg))
+}
+
 /// An `m3u8-aapl` segment: the CMAF segment remuxed to MPEG-TS by FFmpeg (`media::ts`).
 fn ts_segment(
     source: &dyn FragmentSource,
@@ -145,15 +168,7 @@ fn ts_segment(
     time: u64,
     fragment_cache: &str,
 ) -> Result<Answer, SourceError> {
-    let seg = source.segment(track, bitrate, time)?;
-    let media = source.track(track, bitrate)?;
-    let init = cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
-    let input = ts::TrackSegment {
-        id: ts::SegmentId { track: track.to_string(), time },
-        init: init.into(),
-        segment: seg.bytes,
-    };
-    let bytes = ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))?;
+    let (bytes, seg) = ts_bytes(source, track, bitrate, time)?;
     let etag = match seg.etag {
         Some(e) => format!("{}-t\"", e.trim_end_matches('"')),
         None => format!("\"t{:x}\"", crate::format::fnv1a64(&bytes)),
@@ -178,15 +193,16 @@ fn webvtt_segment(
 ) -> Result<Answer, SourceError> {
     let media = source.track(track, bitrate)?;
     let f = source.fragment(track, bitrate, time)?;
-    let decode_time = (u128::from(time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
+    // The fragment's start on the presentation clock the players map audio and video by.
+    let ticks = super::source::rescale(f.decode_time, u64::from(media.timescale), TIMESCALE);
     let ctx = format!("{track} at {bitrate}, fragment {time}");
     let doc = webvtt::segment(
         &f.bytes,
         f.moof_offset,
         media.track_id,
         media.timescale,
-        decode_time,
-        webvtt::mpegts(time),
+        f.decode_time,
+        webvtt::mpegts(ticks),
         &ctx,
     )
     .map_err(broken)?;
@@ -235,9 +251,10 @@ fn manifest_cache(m: &ClientManifest, live: bool) -> String {
     }
 }
 
+/// Half the shortest stream's last fragment, whole seconds (each stream in its own timescale).
 fn half_fragment_secs(m: &ClientManifest) -> u64 {
-    let half = m.streams.iter().filter_map(|s| s.chunks.last()).map(|c| c.d).min().unwrap_or(TIMESCALE) / 2;
-    (half / TIMESCALE).max(1)
+    let secs = |s: &StreamIndex| s.chunks.last().map(|c| c.d / 2 / s.effective_timescale(m).max(1));
+    m.streams.iter().filter_map(secs).min().unwrap_or(0).max(1)
 }
 
 /// The stream `track` if it has a rung at `bitrate`.

@@ -6,7 +6,7 @@
 //!
 //! Everything here is blocking (file I/O); callers run it in `spawn_blocking`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -78,6 +78,8 @@ pub struct TrackMedia {
 pub struct SourceFragment {
     pub bytes: Bytes,
     pub moof_offset: u64,
+    /// Its start in the track's (`mdhd`) timescale.
+    pub decode_time: u64,
     /// A strong ETag of these bytes, when the source knows one without hashing them.
     pub etag: Option<String>,
     pub mtime: Option<SystemTime>,
@@ -93,18 +95,18 @@ pub struct BuiltSegment {
     pub mtime: Option<SystemTime>,
 }
 
-/// The CMAF segment of a stored fragment of `media` (Smooth time `time`, 10^7 units per second);
-/// a text track's documents get track-timeline times ([`crate::format::cmaf::text_segment`]).
+/// The CMAF segment of a stored fragment of `media` that starts at `decode_time` in the track's
+/// own (`mdhd`) timescale, which its `tfdt` gets; a text track's documents get track-timeline
+/// times ([`crate::format::cmaf::text_segment`]).
 pub fn build_segment(
     media: &TrackMedia,
     fragment: &[u8],
     moof_offset: u64,
     name: &str,
     bitrate: u32,
-    time: u64,
+    decode_time: u64,
 ) -> Result<Vec<u8>> {
-    let decode_time = (u128::from(time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
-    let ctx = format!("{name} at {bitrate}, fragment {time}");
+    let ctx = format!("{name} at {bitrate}, fragment {decode_time}");
     let built = match media.kind {
         TrackKind::Text => {
             crate::format::cmaf::text_segment(fragment, moof_offset, media.track_id, media.timescale, decode_time, &ctx)
@@ -112,6 +114,15 @@ pub fn build_segment(
         _ => crate::format::cmaf::segment(fragment, moof_offset, media.track_id, decode_time, &ctx),
     };
     built.map_err(|e| SourceError::Broken(e.to_string()))
+}
+
+/// A time `t` of a stream whose manifest timescale is `from` in a track timescale `to`, rounded
+/// to the nearest unit (the identity when they are equal, as in every ssfpack presentation).
+pub fn rescale(t: u64, from: u64, to: u64) -> u64 {
+    if from == to || from == 0 {
+        return t;
+    }
+    ((u128::from(t) * u128::from(to) + u128::from(from) / 2) / u128::from(from)) as u64
 }
 
 /// Live timing for dynamic manifests.
@@ -129,10 +140,27 @@ pub trait FragmentSource: Send + Sync {
     fn manifest(&self) -> Result<Arc<ClientManifest>>;
     /// The `moov` and identity of the track `name` at `bitrate`.
     fn track(&self, name: &str, bitrate: u32) -> Result<TrackMedia>;
-    /// The fragment of track `name` at `bitrate` starting at `time` (Smooth units).
+    /// The fragment of track `name` at `bitrate` starting at `time` (the stream's timescale, as in
+    /// the manifest and the URLs).
     fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment>;
+    /// The size in bytes of every stored fragment (`moof` + `mdat`) of the track, by start time
+    /// in the track's timescale, from the source's index (no fragment read): measured HLS rates.
+    fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>>;
+    /// A measurement `what` of the track's fragments (`measure` runs when none is kept); a source
+    /// whose fragments do not change keeps it per file stamp. The default keeps nothing.
+    fn remember(
+        &self,
+        name: &str,
+        bitrate: u32,
+        what: &'static str,
+        measure: &mut dyn FnMut() -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        let _ = (name, bitrate, what);
+        measure()
+    }
     /// The CMAF segment of that fragment ([`crate::format::cmaf::segment`]) and its validators.
-    /// The default builds it from [`Self::track`] and [`Self::fragment`]; a source may keep built
+    /// The default builds it from [`Self::track`] and [`Self::fragment`], for a source whose
+    /// stream and track timescales are the same (a live point's); a source may keep built
     /// segments.
     fn segment(&self, name: &str, bitrate: u32, time: u64) -> Result<BuiltSegment> {
         let media = self.track(name, bitrate)?;
@@ -151,11 +179,16 @@ pub trait FragmentSource: Send + Sync {
     }
 }
 
+/// A measurement's key: media file, track ID, what.
+type MeasureKey = (PathBuf, u32, &'static str);
+
 /// The caches of the on-demand source: parsed client manifests and `moov`s, by file and stamp.
 #[derive(Debug, Default)]
 pub struct VodCaches {
     clients: Mutex<HashMap<PathBuf, (Stamp, Arc<ClientManifest>)>>,
     moovs: Mutex<HashMap<PathBuf, (Stamp, Arc<MoovBox>)>>,
+    /// [`FragmentSource::remember`]: by media file, track and what, with the file's stamp.
+    measures: Mutex<HashMap<MeasureKey, (Stamp, Vec<f64>)>>,
 }
 
 /// An on-demand presentation (`.ism`) as a fragment source.
@@ -195,28 +228,79 @@ impl FragmentSource for VodSource<'_> {
     }
 
     fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
-        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
-        let loc = self.catalog.locate(&self.pres, &req)?;
+        let (loc, decode_time) = self.locate(name, bitrate, time)?;
         let bytes = self.fragments.get_or_read(&loc, || self.catalog.read(&loc))?;
-        Ok(SourceFragment { bytes, moof_offset: loc.offset, etag: Some(loc.etag()), mtime: loc.stamp.mtime })
+        let (moof_offset, etag, mtime) = (loc.offset, Some(loc.etag()), loc.stamp.mtime);
+        Ok(SourceFragment { bytes, moof_offset, decode_time, etag, mtime })
+    }
+
+    fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>> {
+        Ok(self.catalog.fragment_sizes(&self.pres, bitrate, name)?)
+    }
+
+    fn remember(
+        &self,
+        name: &str,
+        bitrate: u32,
+        what: &'static str,
+        measure: &mut dyn FnMut() -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        let t = self.pres.track(bitrate, name).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
+        let path = self.catalog.contain(&self.pres.dir().join(&t.src))?;
+        let stamp = regular_file_stamp(&path).ok_or_else(|| SourceError::NotFound(t.src.clone()))?;
+        let key = (path, t.track_id, what);
+        if let Some((s, v)) = lock(&self.caches.measures).get(&key) {
+            if *s == stamp {
+                return Ok(v.clone());
+            }
+        }
+        let v = measure()?;
+        let mut c = lock(&self.caches.measures);
+        if c.len() >= MAX_CACHED {
+            c.clear();
+        }
+        c.insert(key, (stamp, v.clone()));
+        Ok(v)
     }
 
     /// Located once (the file's path and stamp then name its `moov` too); the built segment is
-    /// kept in the fragment cache beside the stored bytes.
+    /// kept in the fragment cache beside the stored bytes. Its `tfdt` is the start time the
+    /// fragment index has (the track's timescale).
     fn segment(&self, name: &str, bitrate: u32, time: u64) -> Result<BuiltSegment> {
-        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
-        let loc = self.catalog.locate(&self.pres, &req)?;
+        let (loc, track_time) = self.locate(name, bitrate, time)?;
         let t = self.pres.track(bitrate, name).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
         let media = self.media(&loc.path, loc.stamp, t.track_id, t.kind)?;
         let bytes = self.fragments.get_or_build(&loc, Form::Cmaf, || {
             let stored = self.catalog.read(&loc)?;
-            build_segment(&media, &stored, loc.offset, name, bitrate, time)
+            build_segment(&media, &stored, loc.offset, name, bitrate, track_time)
         })?;
         Ok(BuiltSegment { bytes, kind: t.kind, etag: Some(loc.etag()), mtime: loc.stamp.mtime })
     }
 }
 
 impl VodSource<'_> {
+    /// The fragment at stream time `time`, and its start in the track's timescale. Looked up as
+    /// is first (stream and track timescales are the same in almost every presentation); when
+    /// that misses and the manifest's timescale for the stream differs from the track's `mdhd`,
+    /// the time is rescaled and looked up again.
+    fn locate(&self, name: &str, bitrate: u32, time: u64) -> Result<(super::catalog::FragmentLocation, u64)> {
+        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
+        let missed = match self.catalog.locate(&self.pres, &req) {
+            Ok(loc) => return Ok((loc, time)),
+            Err(CatalogError::NotFound(what)) => what,
+            Err(e) => return Err(e.into()),
+        };
+        let m = self.manifest()?;
+        let from = m.stream(name).map_or(m.timescale, |s| s.effective_timescale(&m));
+        let to = u64::from(self.track(name, bitrate)?.timescale);
+        if from == to {
+            return Err(SourceError::NotFound(missed));
+        }
+        let t = rescale(time, from, to);
+        let loc = self.catalog.locate(&self.pres, &FragmentRequest { time: t, ..req })?;
+        Ok((loc, t))
+    }
+
     /// The track `track_id` of the media file at `path` (canonical) with `stamp`: its `moov`, read
     /// once per stamp.
     fn media(&self, path: &Path, stamp: Stamp, track_id: u32, kind: TrackKind) -> Result<TrackMedia> {
@@ -292,9 +376,17 @@ impl FragmentSource for LiveSource {
     fn fragment(&self, name: &str, bitrate: u32, time: u64) -> Result<SourceFragment> {
         let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
         match self.0.fragment(&req)? {
-            Served::Bytes { bytes, .. } => Ok(SourceFragment { bytes, moof_offset: 0, etag: None, mtime: None }),
+            Served::Bytes { bytes, .. } => {
+                Ok(SourceFragment { bytes, moof_offset: 0, decode_time: time, etag: None, mtime: None })
+            }
             Served::NotYet => Err(SourceError::NotYet),
         }
+    }
+
+    fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>> {
+        let sizes =
+            self.0.fragment_sizes(name, bitrate).ok_or_else(|| SourceError::NotFound(format!("no track {name}")))?;
+        Ok(Arc::new(sizes))
     }
 
     fn live(&self) -> Option<LiveWindow> {

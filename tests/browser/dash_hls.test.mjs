@@ -76,16 +76,20 @@ async function scenario(browser, { name, player, manifest }) {
     }
     const levels = await page.evaluate(() => window.playerTest.levels());
     if (levels.length < 2) throw new Error(`expected 2 video levels, got ${JSON.stringify(levels)}`);
+    const seen = new Set();
     for (const level of [...levels].sort((a, b) => a.bitrate - b.bitrate)) {
       const f0 = await page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
+      const before = new Map(fetched);
       await page.evaluate((id) => window.playerTest.force(id), level.id);
       await waitFor(page, `level ${level.height}p decoded`,
         ({ h, f0 }) => { const v = document.querySelector('video'); return v.videoHeight === h && v.getVideoPlaybackQuality().totalVideoFrames > f0 + 10 && !v.paused; },
         { h: level.height, f0 }, 25000);
-      // DASH levels carry the video bitrate, HLS variants BANDWIDTH = video + audio.
-      const audio = [...fetched.keys()].filter((k) => k.startsWith('audio')).map((k) => Number(k.split('@')[1]));
-      const key = [...fetched.keys()].find((k) => k.startsWith('video@') &&
-        [level.bitrate, ...audio.map((a) => level.bitrate - a)].includes(Number(k.split('@')[1])));
+      // DASH levels carry the video bitrate; HLS variants a measured BANDWIDTH (video + audio
+      // segment bit rates), so there the level's rung is the one whose segments it fetched.
+      const grown = [...fetched.keys()].filter((k) => k.startsWith('video@') && fetched.get(k) > (before.get(k) || 0));
+      const key = grown.find((k) => Number(k.split('@')[1]) === level.bitrate) ||
+        (/m3u8/.test(manifest) ? grown.find((k) => !seen.has(k)) : undefined);
+      if (key) seen.add(key);
       if (!key) throw new Error(`no segment fetched for the ${level.height}p level (${level.bitrate}); fetched ${[...fetched.keys()]}`);
       const frames = await page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
       log.push(`${level.height}p ${frames - f0} frames`);

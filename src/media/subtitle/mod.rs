@@ -17,7 +17,7 @@ use ff::format::stream::Disposition;
 use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
 
-use super::input::open_error;
+use super::error::open_error;
 use super::{MediaError, Ratio};
 use crate::format::language;
 use crate::format::ttml::Cue;

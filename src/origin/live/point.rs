@@ -325,6 +325,15 @@ impl Point {
         Some(crate::origin::source::LiveWindow { dvr_secs: self.settings().dvr_window, availability_start: start })
     }
 
+    /// The archived size (`moof` + `mdat`, before its `tfrf`) of each fragment of the track, by
+    /// start time.
+    pub fn fragment_sizes(&self, name: &str, bitrate: u32) -> Option<std::collections::BTreeMap<u64, u64>> {
+        let guard = self.state.lock().ok()?;
+        let event = guard.as_ref()?;
+        let track = event.tracks.iter().find(|t| t.info.name == name && t.info.bitrate == bitrate)?;
+        Some(track.fragments.iter().map(|f| (f.time, f.size)).collect())
+    }
+
     /// How many fragments of the track come before `time` in the event.
     pub fn sequence_of(&self, name: &str, bitrate: u32, time: u64) -> u64 {
         let Ok(guard) = self.state.lock() else { return 0 };
