@@ -87,8 +87,11 @@ async function scenario(browser, { name, player, manifest }) {
       // DASH levels carry the video bitrate; HLS variants a measured BANDWIDTH (video + audio
       // segment bit rates), so there the level's rung is the one whose segments it fetched.
       const grown = [...fetched.keys()].filter((k) => k.startsWith('video@') && fetched.get(k) > (before.get(k) || 0));
+      // (A player that had buffered this rung before it was forced may fetch none of it now: then a
+      // rung fetched at some point and not yet counted, its height decoded above.)
+      const fallback = (keys) => keys.find((k) => k.startsWith('video@') && !seen.has(k));
       const key = grown.find((k) => Number(k.split('@')[1]) === level.bitrate) ||
-        (/m3u8/.test(manifest) ? grown.find((k) => !seen.has(k)) : undefined);
+        (/m3u8/.test(manifest) ? fallback(grown) || fallback([...fetched.keys()]) : undefined);
       if (key) seen.add(key);
       if (!key) throw new Error(`no segment fetched for the ${level.height}p level (${level.bitrate}); fetched ${[...fetched.keys()]}`);
       const frames = await page.evaluate(() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames);
