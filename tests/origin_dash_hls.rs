@@ -626,6 +626,12 @@ fn static_layout_files_are_the_served_bytes_and_split_refuses_foreign_files() {
     assert!(std::fs::read_to_string(out.join(".ssfpack-published.json"))
         .unwrap()
         .contains("cmaf/video_400000/init.mp4"));
+    // NAME.html tries what the folder holds: the origin's (then a split's) Smooth manifest, the MPD, HLS.
+    let page = std::fs::read_to_string(out.join("src.html")).unwrap();
+    assert!(
+        page.contains(r#""manifests":["src.ism/Manifest","Manifest","src.mpd","src.m3u8","src-ts.m3u8"]"#),
+        "{page}"
+    );
     // A dash-only split into a folder with someone else's cmaf/ is refused, and nothing is replaced.
     let other = tmp.path().join("other");
     std::fs::create_dir_all(other.join("cmaf")).unwrap();
@@ -652,6 +658,9 @@ fn static_layout_files_are_the_served_bytes_and_split_refuses_foreign_files() {
     assert!(out.join("src.mpd").is_file() && out.join("src.m3u8").is_file());
     assert!(!out.join("cmaf/video_400000").exists(), "the old rung is gone");
     assert!(out.join("cmaf/video_150000/init.mp4").is_file());
+    // With no Smooth manifest, NAME.html plays the MPD (dash.js), else the HLS playlist.
+    let page = std::fs::read_to_string(out.join("src.html")).unwrap();
+    assert!(page.contains(r#""manifests":["src.mpd","src.m3u8"]"#), "{page}");
 }
 
 /// `m3u8-aapl`: HLS v4, no `EXT-X-MAP`, MPEG-TS segments (`video/mp2t`, remuxed by FFmpeg from the

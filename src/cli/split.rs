@@ -29,8 +29,9 @@ pub struct SplitArgs {
     /// Write the layout here instead of into DIR next to the `.ism`.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Base URL the written `NAME.html` loads dash.js from (also rewrites an existing `NAME.html`)
-    /// [default: the jsDelivr CDN].
+    /// Base URL the written `NAME.html` loads dash.js from [default: the base an existing page
+    /// ssfpack wrote has, else the jsDelivr CDN]. The page is rewritten to play what the folder
+    /// now holds (a page ssfpack did not write is left alone).
     #[arg(long, value_name = "URL")]
     pub player_js_base: Option<String>,
     /// What to write, a comma list: `static` (the pre-split Smooth layout), `dash` (`NAME.mpd`),
@@ -79,9 +80,14 @@ pub fn split(args: SplitArgs) -> anyhow::Result<ExitCode> {
     let page = out.join(format!("{name}.html"));
     if page.exists() && !player::is_own_page(&page) {
         eprintln!("ssfpack: note: {} is not a page ssfpack wrote; left as it is", page.display());
-    } else if args.player_js_base.is_some() || !page.exists() {
-        let base = args.player_js_base.as_deref().unwrap_or(player::DEFAULT_JS_BASE);
-        player::write_page(&out, &name, base).with_context(|| format!("cannot write {}", page.display()))?;
+    } else {
+        // Rewritten for what the folder holds now, keeping the dash.js base it was written with.
+        let base = args
+            .player_js_base
+            .clone()
+            .or_else(|| player::page_js_base(&page))
+            .unwrap_or_else(|| player::DEFAULT_JS_BASE.to_string());
+        player::write_page(&out, &name, &base).with_context(|| format!("cannot write {}", page.display()))?;
     }
     eprintln!("ssfpack: wrote {} into {}; player page {}", written.join("; "), out.display(), page.display());
     Ok(ExitCode::SUCCESS)

@@ -193,15 +193,16 @@ fn webvtt_segment(
 ) -> Result<Answer, SourceError> {
     let media = source.track(track, bitrate)?;
     let f = source.fragment(track, bitrate, time)?;
-    let decode_time = (u128::from(time) * u128::from(media.timescale) / u128::from(TIMESCALE)) as u64;
+    // The fragment's start on the presentation clock the players map audio and video by.
+    let ticks = super::source::rescale(f.decode_time, u64::from(media.timescale), TIMESCALE);
     let ctx = format!("{track} at {bitrate}, fragment {time}");
     let doc = webvtt::segment(
         &f.bytes,
         f.moof_offset,
         media.track_id,
         media.timescale,
-        decode_time,
-        webvtt::mpegts(time),
+        f.decode_time,
+        webvtt::mpegts(ticks),
         &ctx,
     )
     .map_err(broken)?;

@@ -179,14 +179,52 @@ pub fn format_links(manifest: &str) -> String {
 pub const FORMATS: [(&str, &str); 3] =
     [("DASH", "mpd-time-csf"), ("DASH (CMAF)", "mpd-time-cmaf"), ("HLS", "m3u8-cmaf")];
 
-/// Writes `DIR/NAME.html`: a player page that plays `NAME.ism/Manifest` from an origin
-/// (`ssfpack serve`) or, failing that, the pre-split `Manifest` next to it (static hosting).
+/// Writes `DIR/NAME.html`: a player page for what `DIR` holds now ([`page_manifests`]), so write it
+/// after the layout.
 pub fn write_page(dir: &Path, name: &str, js_base: &str) -> std::io::Result<PathBuf> {
-    let manifests = [format!("{}/Manifest", encode_segment(&format!("{name}.ism"))), "Manifest".to_string()];
+    let manifests = page_manifests(dir, name);
     let html = render_page(&Page { title: name, manifests: &manifests, js_base });
     let path = dir.join(format!("{name}.html"));
     crate::durable::replace_synced(&path, html.as_bytes())?;
     Ok(path)
+}
+
+/// The manifests the page of the presentation `NAME` in `dir` tries, in this order, for the files
+/// there: `NAME.ism/Manifest` (played from an origin, `ssfpack serve` or IIS) and the pre-split
+/// `Manifest` (what the folder becomes for a static host after `ssfpack split`) when it has the
+/// `.ism` or the `Manifest`, then `NAME.mpd` (dash.js plays these three), `NAME.m3u8` and
+/// `NAME-ts.m3u8` (the browser's own HLS: a folder with HLS alone). A folder with none of them gets
+/// the first two.
+pub fn page_manifests(dir: &Path, name: &str) -> Vec<String> {
+    let has = |file: &str| dir.join(file).is_file();
+    let ism = format!("{}/Manifest", encode_segment(&format!("{name}.ism")));
+    let mut found = Vec::new();
+    if has(&format!("{name}.ism")) {
+        found.push(ism.clone());
+    }
+    if has(&format!("{name}.ism")) || has("Manifest") {
+        found.push("Manifest".to_string());
+    }
+    for ext in [".mpd", ".m3u8", "-ts.m3u8"] {
+        let file = format!("{name}{ext}");
+        if has(&file) {
+            found.push(encode_segment(&file));
+        }
+    }
+    if found.is_empty() {
+        found = vec![ism, "Manifest".to_string()];
+    }
+    found
+}
+
+/// The dash.js base URL a page ssfpack wrote was written with (its embedded configuration's
+/// `jsBase`), so that rewriting the page keeps it.
+pub fn page_js_base(path: &Path) -> Option<String> {
+    const START: &str = r#"<script id="ssfpack-config" type="application/json">"#;
+    let html = std::fs::read_to_string(path).ok()?;
+    let rest = &html[html.find(START)? + START.len()..];
+    let config: serde_json::Value = serde_json::from_str(&rest[..rest.find("</script>")?]).ok()?;
+    config.get("jsBase")?.as_str().map(str::to_string)
 }
 
 /// Whether `path` is a player page ssfpack wrote (it carries `<meta name="generator"
@@ -295,7 +333,7 @@ pub fn render_index(list: &[IndexEntry], more: &str) -> String {
         items.push_str("<li>No presentations (<code>*.ism</code>, or a pre-split <code>Manifest</code>) found.</li>\n");
     }
     format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ssfpack</title>\n<style>\n{PLAYER_CSS}</style>\n</head>\n<body>\n<main>\n<h1>Presentations</h1>\n<ul class=\"list\">\n{items}</ul>\n{more}<p class=\"small\">ssfpack {} · Smooth Streaming origin · <a href=\"/{PLAYER_PREFIX}/\">play any manifest URL</a></p>\n</main>\n</body>\n</html>\n",
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<link rel=\"icon\" href=\"data:,\">\n<title>ssfpack</title>\n<style>\n{PLAYER_CSS}</style>\n</head>\n<body>\n<main>\n<h1>Presentations</h1>\n<ul class=\"list\">\n{items}</ul>\n{more}<p class=\"small\">ssfpack {} · Smooth Streaming origin · <a href=\"/{PLAYER_PREFIX}/\">play any manifest URL</a></p>\n</main>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -343,6 +381,34 @@ mod tests {
         assert!(html.contains(">a b/m.ism</a>"));
         assert!(html.contains("href=\"/a%20b/m.ism/Manifest(format=m3u8-cmaf)\">HLS</a>"), "{html}");
         assert!(html.contains("href=\"/_player/?manifest=/s/Manifest\">s/ (static layout)</a>"), "{html}");
+        // No favicon.ico request from the pages ssfpack serves.
+        assert!(html.contains(r#"<link rel="icon" href="data:,">"#), "{html}");
+    }
+
+    #[test]
+    fn page_plays_what_the_folder_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Nothing there yet: the origin's manifest, then the pre-split one (the page of old).
+        assert_eq!(page_manifests(d, "a b"), ["a%20b.ism/Manifest", "Manifest"]);
+        std::fs::write(d.join("a b-ts.m3u8"), "#EXTM3U\n").unwrap();
+        assert_eq!(page_manifests(d, "a b"), ["a%20b-ts.m3u8"]);
+        std::fs::remove_file(d.join("a b-ts.m3u8")).unwrap();
+        std::fs::write(d.join("a b.m3u8"), "#EXTM3U\n").unwrap();
+        assert_eq!(page_manifests(d, "a b"), ["a%20b.m3u8"]);
+        std::fs::write(d.join("a b.mpd"), "<MPD/>").unwrap();
+        assert_eq!(page_manifests(d, "a b"), ["a%20b.mpd", "a%20b.m3u8"]);
+        std::fs::write(d.join("Manifest"), "<SmoothStreamingMedia/>").unwrap();
+        assert_eq!(page_manifests(d, "a b"), ["Manifest", "a%20b.mpd", "a%20b.m3u8"]);
+        std::fs::write(d.join("a b.ism"), "<smil/>").unwrap();
+        std::fs::remove_file(d.join("Manifest")).unwrap();
+        assert_eq!(page_manifests(d, "a b"), ["a%20b.ism/Manifest", "Manifest", "a%20b.mpd", "a%20b.m3u8"]);
+        let page = write_page(d, "a b", "/js/x/").unwrap();
+        assert_eq!(page_js_base(&page).as_deref(), Some("/js/x/"));
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains(r#""manifests":["a%20b.ism/Manifest","Manifest","a%20b.mpd","a%20b.m3u8"]"#), "{html}");
+        assert!(html.contains(r#"<link rel="icon" href="data:,">"#), "{html}");
+        assert_eq!(page_js_base(&d.join("Manifest")), None);
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub struct TrackMedia {
 pub struct SourceFragment {
     pub bytes: Bytes,
     pub moof_offset: u64,
+    /// Its start in the track's (`mdhd`) timescale.
+    pub decode_time: u64,
     pub kind: TrackKind,
     /// A strong ETag of these bytes, when the source knows one without hashing them.
     pub etag: Option<String>,
@@ -316,10 +318,11 @@ impl FragmentSource for VodSource<'_> {
     }
 
     fn read(&self, at: Located) -> Result<SourceFragment> {
+        let decode_time = at.decode_time;
         let (loc, known) = in_file(at)?;
         let bytes = self.fragments.get_or_read(&loc, || self.catalog.read(&loc))?;
         let (moof_offset, kind, etag, mtime) = (loc.offset, loc.kind, Some(known.etag), known.mtime);
-        Ok(SourceFragment { bytes, moof_offset, kind, etag, mtime })
+        Ok(SourceFragment { bytes, moof_offset, decode_time, kind, etag, mtime })
     }
 
     fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>> {
@@ -488,7 +491,7 @@ impl FragmentSource for LiveSource {
             },
             At::File(_) => return Err(SourceError::Broken("a fragment located by another source".into())),
         };
-        Ok(SourceFragment { bytes, moof_offset: 0, kind, etag: None, mtime: None })
+        Ok(SourceFragment { bytes, moof_offset: 0, decode_time: at.decode_time, kind, etag: None, mtime: None })
     }
 
     fn fragment_sizes(&self, name: &str, bitrate: u32) -> Result<Arc<BTreeMap<u64, u64>>> {

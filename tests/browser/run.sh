@@ -5,7 +5,8 @@
 # encodes a generated source in real time and pushes it (`-f ismv`) to a publishing point of the same
 # `ssfpack serve` from the start, so the event is long enough to seek back in by the time it is played
 # with dash.js. DASH/HLS (dash_hls.test.mjs): dash.js 5, Shaka 5 and hls.js play the MPD and the fMP4
-# HLS of a short clip from the origin and from its `--layout dash,hls` files. Prints one closing line "N passed, M failed" for both; non-zero exit on failure.
+# HLS of a short clip from the origin and from its `--layout dash,hls` files, and the NAME.html of such a
+# folder. Prints one closing line "N passed, M failed" for both; non-zero exit on failure.
 # Screenshots: target/browser-screenshots/. Set ONLY=<title part> to run one scenario.
 # The binary is the dev build that `cargo test` already made (packaging this clip takes as long as with
 # a release build, and a fresh release build alone would take most of the time budget);
@@ -91,6 +92,14 @@ ffmpeg -nostdin -hide_banner -loglevel error -y \
 mkdir -p "$work/static/dh"
 cp -r "$work/origin/dh/cmaf" "$work/origin/dh/ts" "$work/origin/dh/dh.mpd" "$work/origin/dh/dh.m3u8" \
   "$work/origin/dh/dh-ts.m3u8" "$work/static/dh/"
+# The NAME.html of a folder with no Smooth manifest (dash_hls.test.mjs): `--layout dash,hls` (dash.js
+# plays the MPD), `split --layout hls` and `--layout hls-ts` (HLS alone: the browser's own HLS).
+"$bin" "$work/dh.mp4" -o "$work/static/dh-page" --name dh -q --ladder 480x270@600k,240x136@200k \
+  --x264-preset ultrafast --layout dash,hls --player-js-base /js/dashjs/modern/umd/ || fail "packaging (dh-page) failed"
+"$bin" split "$work/origin/dh" --layout hls --out "$work/static/dh-page-hls" \
+  --player-js-base /js/dashjs/modern/umd/ >/dev/null || fail "split --layout hls failed"
+"$bin" split "$work/origin/dh" --layout hls-ts --out "$work/static/dh-page-ts" \
+  --player-js-base /js/dashjs/modern/umd/ >/dev/null || fail "split --layout hls-ts failed"
 ln -s "$here/node_modules/shaka-player-5/dist" "$work/static/js/shaka5"
 ln -s "$here/node_modules/hls.js/dist" "$work/static/js/hlsjs"
 cp "$here/players.html" "$work/static/players.html"

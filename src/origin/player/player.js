@@ -17,6 +17,7 @@
   var state = {
     ready: false,
     manifest: null,
+    kind: null,
     point: point,
     live: false,
     dvrWindowLength: 0,
@@ -59,12 +60,13 @@
     } catch (e) { /* not ssfpack serve: keep the page's own base */ }
   }
 
-  // The page's name from the manifest URL: …/Movie.ism/Manifest → Movie, …/Out/Manifest → Out.
+  // The page's name from the manifest URL: …/Movie.ism/Manifest → Movie, …/Out/Manifest → Out,
+  // …/Movie.mpd → Movie.
   function titleFor(url) {
     var parts = new URL(url, location.href).pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    if (parts.length && /^manifest$/i.test(parts[parts.length - 1])) parts.pop();
+    if (parts.length && /^manifest(\(.*\))?$/i.test(parts[parts.length - 1])) parts.pop();
     var last = parts.length ? parts[parts.length - 1] : url;
-    return last.replace(/\.ism[lc]?$/i, '');
+    return last.replace(/\.(ism[lc]?|mpd|m3u8)$/i, '');
   }
 
   function setTitle(t) {
@@ -89,15 +91,24 @@
     });
   }
 
-  // The first candidate that answers with a Smooth Streaming client manifest: NAME.ism/Manifest from an
-  // origin, Manifest from a pre-split static layout. ?manifest=URL overrides the candidates.
+  // What a manifest's text is: 'smooth' (a client manifest), 'dash' (an MPD), 'hls' (a playlist), or null.
+  function manifestKind(text) {
+    if (text.indexOf('SmoothStreamingMedia') >= 0) return 'smooth';
+    if (/<MPD[\s>]/.test(text)) return 'dash';
+    if (/^\uFEFF?#EXTM3U/.test(text)) return 'hls';
+    return null;
+  }
+
+  // The first candidate that answers with a manifest: NAME.ism/Manifest from an origin, then what the
+  // folder holds for static hosting (the pre-split Manifest, NAME.mpd, NAME.m3u8), in the order the
+  // page was written with. ?manifest=URL overrides the candidates.
   async function findManifest() {
     var override = new URLSearchParams(location.search).get('manifest');
     var list = override ? [override] : config.manifests;
     if (!list.length) {
       var form = document.getElementById('open');
       form.hidden = false;
-      statusEl.textContent = 'enter the URL of a Smooth Streaming manifest (…/NAME.ism/Manifest), or add ?manifest=URL';
+      statusEl.textContent = 'enter the URL of a manifest (…/NAME.ism/Manifest, an MPD or an HLS playlist), or add ?manifest=URL';
       state.waiting = true;
       return null;
     }
@@ -105,13 +116,15 @@
       try {
         var r = await fetch(list[i], { cache: 'no-cache' });
         var text = r.ok ? await r.text() : '';
-        if (text.indexOf('SmoothStreamingMedia') >= 0) {
-          state.dvrWindowLength = dvrWindowLength(text);
+        var kind = manifestKind(text);
+        if (kind) {
+          if (kind === 'smooth') state.dvrWindowLength = dvrWindowLength(text);
+          state.kind = kind;
           return new URL(list[i], location.href).href;
         }
       } catch (e) { /* try the next one */ }
     }
-    throw new Error('no Smooth Streaming manifest at ' + list.join(' or ') + ' (pages must be served over HTTP)');
+    throw new Error('no manifest at ' + list.join(' or ') + ' (pages must be served over HTTP)');
   }
 
   // A point has no manifest until its encoder has pushed a few fragments: wait for it (every 2 s,
@@ -331,6 +344,9 @@
     var link = document.getElementById('manifest-link');
     link.href = url;
     link.textContent = url;
+    document.getElementById('manifest-kind').textContent =
+      { smooth: 'Smooth Streaming manifest', dash: 'DASH MPD', hls: 'HLS playlist' }[state.kind];
+    if (state.kind === 'hls') return playNativeHls(url);
     await loadDashjs();
     var player = dashjs.MediaPlayer().create();
     state.player = player;
@@ -370,6 +386,23 @@
     player.initialize(video, null, true);
     player.attachTTMLRenderingDiv(document.getElementById('ttml'));
     player.attachSource(url);
+  }
+
+  // An HLS playlist (a folder written with --layout hls alone): dash.js plays DASH and Smooth only, so
+  // the browser's own HLS playback (Safari; Chromium 156 plays it), with no quality or track menus.
+  function playNativeHls(url) {
+    document.getElementById('played-by').textContent = 'played by the browser';
+    if (!video.canPlayType('application/vnd.apple.mpegurl')) {
+      throw new Error('this browser cannot play HLS itself, and dash.js plays only DASH and Smooth Streaming: ' +
+        'write the folder with --layout dash (NAME.mpd) too, or open ' + url + ' in an HLS player');
+    }
+    select.disabled = true;
+    video.addEventListener('loadedmetadata', function () { state.ready = true; showStatus(); fitBox(); });
+    ['timeupdate', 'resize', 'progress', 'seeked', 'seeking', 'pause', 'play'].forEach(function (n) { video.addEventListener(n, showStatus); });
+    video.addEventListener('error', function () {
+      fail('media error ' + (video.error ? video.error.code + ' ' + video.error.message : ''));
+    });
+    video.src = url;
   }
 
   start().catch(function (e) {
