@@ -33,6 +33,10 @@ pub enum Form {
     Stored,
     /// The CMAF (DASH/HLS) segment built from it.
     Cmaf,
+    /// The MPEG-TS segment (HLS `m3u8-aapl`) remuxed from it.
+    Ts,
+    /// The WebVTT segment (HLS text) made from it.
+    WebVtt,
 }
 
 #[derive(Debug, Clone, Copy)]

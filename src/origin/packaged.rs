@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 
+use super::cache::Form;
 use super::files::{bytes_response, not_modified, not_modified_response, CACHE_REVALIDATE};
 use super::server::status_response;
 use super::source::{BuiltSegment, FragmentSource, SourceError};
@@ -149,18 +150,31 @@ pub fn ts_bytes(
     time: u64,
 ) -> Result<(Vec<u8>, BuiltSegment), SourceError> {
     let seg = source.segment(track, bitrate, time)?;
+    let bytes = ts_remux(source, track, bitrate, time, &seg.bytes)?;
+    Ok((bytes, seg))
+}
+
+/// `segment` (the CMAF segment of `track` at `bitrate` and `time`) remuxed to MPEG-TS.
+fn ts_remux(
+    source: &dyn FragmentSource,
+    track: &str,
+    bitrate: u32,
+    time: u64,
+    segment: &bytes::Bytes,
+) -> Result<Vec<u8>, SourceError> {
     let media = source.track(track, bitrate)?;
     let init = cmaf::init_segment(&media.moov, media.track_id, &format!("{track} at {bitrate}")).map_err(broken)?;
     let input = ts::TrackSegment {
         id: ts::SegmentId { track: track.to_string(), time },
         init: init.into(),
-        segment: seg.bytes.clone(),
+        segment: segment.clone(),
     };
-    let bytes = ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))?;
-    Ok((bytes, seg))
+    ts::remux(&[input]).map_err(|e| SourceError::Broken(e.to_string()))
 }
 
-/// An `m3u8-aapl` segment: the CMAF segment remuxed to MPEG-TS by FFmpeg (`media::ts`).
+/// An `m3u8-aapl` segment: the CMAF segment remuxed to MPEG-TS by FFmpeg (`media::ts`), kept by
+/// the source ([`FragmentSource::derived`]: on demand, in the fragment cache) so FFmpeg runs once
+/// per segment, not once per request.
 fn ts_segment(
     source: &dyn FragmentSource,
     track: &str,
@@ -168,18 +182,14 @@ fn ts_segment(
     time: u64,
     fragment_cache: &str,
 ) -> Result<Answer, SourceError> {
-    let (bytes, seg) = ts_bytes(source, track, bitrate, time)?;
+    let seg = source.segment(track, bitrate, time)?;
+    let bytes =
+        source.derived(track, bitrate, time, Form::Ts, &mut || ts_remux(source, track, bitrate, time, &seg.bytes))?;
     let etag = match seg.etag {
         Some(e) => format!("{}-t\"", e.trim_end_matches('"')),
         None => format!("\"t{:x}\"", crate::format::fnv1a64(&bytes)),
     };
-    Ok(Answer {
-        bytes: bytes.into(),
-        content_type: TS_TYPE,
-        etag,
-        cache_control: fragment_cache.to_string(),
-        mtime: seg.mtime,
-    })
+    Ok(Answer { bytes, content_type: TS_TYPE, etag, cache_control: fragment_cache.to_string(), mtime: seg.mtime })
 }
 
 /// The HLS WebVTT segment of a text fragment ([`webvtt::segment`]); the same for both HLS forms

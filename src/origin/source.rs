@@ -232,6 +232,20 @@ pub trait FragmentSource: Send + Sync {
         let bytes = build_segment(&media, &f.bytes, f.moof_offset, name, bitrate, time)?;
         Ok(BuiltSegment { bytes: bytes.into(), kind: media.kind, etag: f.etag, mtime: f.mtime })
     }
+    /// The bytes `build` makes from the fragment of track `name` at `bitrate` starting at `time`
+    /// in `form` (an MPEG-TS or WebVTT segment). A source whose fragments do not change keeps
+    /// them beside the stored bytes; the default builds them every time.
+    fn derived(
+        &self,
+        name: &str,
+        bitrate: u32,
+        time: u64,
+        form: Form,
+        build: &mut dyn FnMut() -> Result<Vec<u8>>,
+    ) -> Result<Bytes> {
+        let _ = (name, bitrate, time, form);
+        build().map(Bytes::from)
+    }
     /// `Some` for a live point while its event is on.
     fn live(&self) -> Option<LiveWindow> {
         None
@@ -369,6 +383,20 @@ impl FragmentSource for VodSource<'_> {
             build_segment(&media, &stored, loc.offset, name, bitrate, track_time)
         })?;
         Ok(BuiltSegment { bytes, kind: t.kind, etag: Some(known.etag), mtime: known.mtime })
+    }
+
+    /// Kept in the fragment cache under the stored fragment's location and stamp.
+    fn derived(
+        &self,
+        name: &str,
+        bitrate: u32,
+        time: u64,
+        form: Form,
+        build: &mut dyn FnMut() -> Result<Vec<u8>>,
+    ) -> Result<Bytes> {
+        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
+        let (loc, _) = in_file(self.locate(&req)?)?;
+        self.fragments.get_or_build(&loc, form, build)
     }
 }
 
