@@ -35,8 +35,6 @@ pub enum Form {
     Cmaf,
     /// The MPEG-TS segment (HLS `m3u8-aapl`) remuxed from it.
     Ts,
-    /// The WebVTT segment (HLS text) made from it.
-    WebVtt,
 }
 
 #[derive(Debug, Clone, Copy)]

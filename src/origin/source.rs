@@ -233,7 +233,7 @@ pub trait FragmentSource: Send + Sync {
         Ok(BuiltSegment { bytes: bytes.into(), kind: media.kind, etag: f.etag, mtime: f.mtime })
     }
     /// The bytes `build` makes from the fragment of track `name` at `bitrate` starting at `time`
-    /// in `form` (an MPEG-TS or WebVTT segment). A source whose fragments do not change keeps
+    /// in `form` (an MPEG-TS segment). A source whose fragments do not change keeps
     /// them beside the stored bytes; the default builds them every time.
     fn derived(
         &self,
