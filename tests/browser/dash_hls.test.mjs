@@ -10,7 +10,7 @@
 // segments are fetched, playback advances, a seek into an unbuffered region resumes, no errors.
 //
 // Environment: ORIGIN_URL, STATIC_URL, SCREENSHOT_DIR, DH_PRESENTATION (folder and name, e.g. dh).
-import { launchBrowser, runTests } from './harness.mjs';
+import { launchBrowser, runTests, sleep, waitFor } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,17 +21,7 @@ const NAME = process.env.DH_PRESENTATION || 'dh';
 const SEEK_TO = 12;
 mkdirSync(SHOTS, { recursive: true });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await page.evaluate(fn, arg);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 // "video@400000" from a segment URL of either host (null for anything else, init segments included).
 function segmentKey(u) {

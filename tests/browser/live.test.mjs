@@ -10,7 +10,7 @@
 // Environment: ORIGIN_URL (ssfpack serve), SCREENSHOT_DIR, LIVE_POINT (a point FFmpeg pushes to),
 // PUSHED_POINT (a point `ssfpack push` pushes to), IDLE_POINT (a point nobody pushes to).
 // Closing line: "N passed, M failed".
-import { launchBrowser, runTests } from './harness.mjs';
+import { launchBrowser, runTests, sleep, waitFor as waitForPage } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -23,20 +23,9 @@ const PUSHED = process.env.PUSHED_POINT || 'pushed';
 const MAX_412 = 3;
 mkdirSync(SHOTS, { recursive: true });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await page.evaluate(fn, arg);
-    if (v) return v;
-    if (Date.now() > end) {
-      const s = await page.evaluate(snapshot).catch(() => null);
-      throw new Error(`timed out waiting for ${what} (${JSON.stringify(s)})`);
-    }
-    await sleep(200);
-  }
-}
+const waitFor = (page, what, fn, arg, timeoutMs) =>
+  waitForPage(page, what, fn, arg, timeoutMs, { describe: (p) => p.evaluate(snapshot) });
 
 // The player state as the page exposes it (evaluated inside the page).
 function snapshot() {

@@ -4,7 +4,7 @@
 // unbuffered region resumes, and that the player reports no error. Screenshots go to $SCREENSHOT_DIR.
 //
 // Environment: ORIGIN_URL (ssfpack serve), STATIC_URL (plain static server), SCREENSHOT_DIR, PRESENTATION.
-import { launchBrowser, runTests } from './harness.mjs';
+import { launchBrowser, runTests, sleep, waitFor } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,17 +15,7 @@ const NAME = process.env.PRESENTATION || 'clip';
 const SEEK_TO = Number(process.env.SEEK_TO || 24);
 mkdirSync(SHOTS, { recursive: true });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await page.evaluate(fn, arg);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 // Player adapters, evaluated inside the page.
 const players = {

@@ -13,7 +13,7 @@
 //   its English track stayed empty though every WebVTT segment was fetched, as with its DASH text.)
 //
 // Environment: ORIGIN_URL (ssfpack serve), SCREENSHOT_DIR, TEXT_PRESENTATION (default subs).
-import { launchBrowser, runTests } from './harness.mjs';
+import { launchBrowser, runTests, sleep, waitFor as waitForPage } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -22,17 +22,8 @@ const STATIC = process.env.STATIC_URL;
 const SHOTS = process.env.SCREENSHOT_DIR || 'screenshots';
 const NAME = process.env.TEXT_PRESENTATION || 'subs';
 mkdirSync(SHOTS, { recursive: true });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(page, what, fn, arg, timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await page.evaluate(fn, arg);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const waitFor = (page, what, fn, arg, timeoutMs) => waitForPage(page, what, fn, arg, timeoutMs, { everyMs: 100 });
 
 async function withPage(browser, name, body) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
