@@ -140,7 +140,10 @@ pub fn master(
             )
         })
     };
-    let language = |s: &StreamIndex| s.language.as_deref().filter(|l| !l.is_empty() && *l != "und").map(to_bcp47);
+    // A stream's language as the manifest names it (`eng`), when it names one; `LANGUAGE` is its
+    // BCP 47 form (`en`).
+    let named = |s: &StreamIndex| s.language.clone().filter(|l| !l.is_empty() && l != "und");
+    let language = |s: &StreamIndex| named(s).map(|l| to_bcp47(&l));
     let audio: Vec<&StreamIndex> = m.streams.iter().filter(|s| s.kind == "audio").collect();
     let mut media = Vec::new();
     let mut audio_codec = None;
@@ -153,7 +156,7 @@ pub fn master(
         audio_rate = SegmentRates { peak: audio_rate.peak.max(r.peak), average: audio_rate.average.max(r.average) };
         media.push(Rendition {
             kind: MediaType::Audio,
-            name: s.language.clone().filter(|l| !l.is_empty() && l != "und").unwrap_or_else(|| s.name.clone()),
+            name: named(s).unwrap_or_else(|| s.name.clone()),
             language: language(s),
             default: i == 0,
             channels: q.channels,
@@ -165,10 +168,9 @@ pub fn master(
     for s in m.streams.iter().filter(|s| s.kind == "text") {
         let Some(q) = s.quality_levels.first() else { continue };
         let captions = s.subtype.as_deref().and_then(TextRole::from_subtype) == Some(TextRole::Captions);
-        let lang = s.language.clone().filter(|l| !l.is_empty() && l != "und");
         subtitles.push(Rendition {
             kind: MediaType::Subtitles,
-            name: match (lang, captions) {
+            name: match (named(s), captions) {
                 (Some(l), true) => format!("{l} (CC)"),
                 (Some(l), false) => l,
                 (None, _) => s.name.clone(),

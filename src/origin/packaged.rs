@@ -16,7 +16,7 @@ use super::cache::Form;
 use super::files::{bytes_response, not_modified, not_modified_response, CACHE_REVALIDATE};
 use super::server::status_response;
 use super::source::{BuiltSegment, FragmentSource, SourceError};
-use super::url::{Packaged, PackagedFormat};
+use super::url::{FragmentPart, FragmentRequest, Packaged, PackagedFormat};
 use crate::format::cmaf::{self, Naming};
 use crate::format::dash::{self, LiveTiming};
 use crate::format::hls::{self, HlsFlavor};
@@ -174,7 +174,8 @@ fn ts_remux(
 
 /// An `m3u8-aapl` segment: the CMAF segment remuxed to MPEG-TS by FFmpeg (`media::ts`), kept by
 /// the source ([`FragmentSource::derived`]: on demand, in the fragment cache) so FFmpeg runs once
-/// per segment, not once per request.
+/// per segment, not once per request. The fragment is located once; the CMAF segment is built (or
+/// taken from the cache) only when the TS bytes are not kept.
 fn ts_segment(
     source: &dyn FragmentSource,
     track: &str,
@@ -182,14 +183,18 @@ fn ts_segment(
     time: u64,
     fragment_cache: &str,
 ) -> Result<Answer, SourceError> {
-    let seg = source.segment(track, bitrate, time)?;
-    let bytes =
-        source.derived(track, bitrate, time, Form::Ts, &mut || ts_remux(source, track, bitrate, time, &seg.bytes))?;
-    let etag = match seg.etag {
-        Some(e) => format!("{}-t\"", e.trim_end_matches('"')),
+    let req = FragmentRequest { bitrate, track: track.to_string(), time, part: FragmentPart::Whole };
+    let at = source.locate(&req)?;
+    let bytes = source.derived(&at, Form::Ts, &mut || {
+        let seg = source.segment(track, bitrate, time)?;
+        ts_remux(source, track, bitrate, time, &seg.bytes)
+    })?;
+    let etag = match &at.known {
+        Some(k) => format!("{}-t\"", k.etag.trim_end_matches('"')),
         None => format!("\"t{:x}\"", crate::format::fnv1a64(&bytes)),
     };
-    Ok(Answer { bytes, content_type: TS_TYPE, etag, cache_control: fragment_cache.to_string(), mtime: seg.mtime })
+    let mtime = at.known.and_then(|k| k.mtime);
+    Ok(Answer { bytes, content_type: TS_TYPE, etag, cache_control: fragment_cache.to_string(), mtime })
 }
 
 /// The HLS WebVTT segment of a text fragment ([`webvtt::segment`]); the same for both HLS forms

@@ -232,18 +232,11 @@ pub trait FragmentSource: Send + Sync {
         let bytes = build_segment(&media, &f.bytes, f.moof_offset, name, bitrate, time)?;
         Ok(BuiltSegment { bytes: bytes.into(), kind: media.kind, etag: f.etag, mtime: f.mtime })
     }
-    /// The bytes `build` makes from the fragment of track `name` at `bitrate` starting at `time`
-    /// in `form` (an MPEG-TS segment). A source whose fragments do not change keeps
-    /// them beside the stored bytes; the default builds them every time.
-    fn derived(
-        &self,
-        name: &str,
-        bitrate: u32,
-        time: u64,
-        form: Form,
-        build: &mut dyn FnMut() -> Result<Vec<u8>>,
-    ) -> Result<Bytes> {
-        let _ = (name, bitrate, time, form);
+    /// The bytes `build` makes from the fragment `at` (as this source located it) in `form` (an
+    /// MPEG-TS segment). A source whose fragments do not change keeps them beside the stored
+    /// bytes; the default builds them every time.
+    fn derived(&self, at: &Located, form: Form, build: &mut dyn FnMut() -> Result<Vec<u8>>) -> Result<Bytes> {
+        let _ = (at, form);
         build().map(Bytes::from)
     }
     /// `Some` for a live point while its event is on.
@@ -386,17 +379,11 @@ impl FragmentSource for VodSource<'_> {
     }
 
     /// Kept in the fragment cache under the stored fragment's location and stamp.
-    fn derived(
-        &self,
-        name: &str,
-        bitrate: u32,
-        time: u64,
-        form: Form,
-        build: &mut dyn FnMut() -> Result<Vec<u8>>,
-    ) -> Result<Bytes> {
-        let req = FragmentRequest { bitrate, track: name.to_string(), time, part: FragmentPart::Whole };
-        let (loc, _) = in_file(self.locate(&req)?)?;
-        self.fragments.get_or_build(&loc, form, build)
+    fn derived(&self, at: &Located, form: Form, build: &mut dyn FnMut() -> Result<Vec<u8>>) -> Result<Bytes> {
+        match &at.at {
+            At::File(loc) => self.fragments.get_or_build(loc, form, build),
+            _ => Err(SourceError::Broken("a fragment located by another source".into())),
+        }
     }
 }
 
