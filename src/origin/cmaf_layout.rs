@@ -77,7 +77,9 @@ pub fn write_cmaf_layout(
         }
         crate::durable::write_synced(&path, bytes).map_err(io(&path))
     };
-    for stream in m.streams.iter().filter(|s| s.kind == "video" || s.kind == "audio" || s.kind == "text") {
+    // Video, audio and text streams (a Smooth manifest may name other kinds: not packaged).
+    let streams = || m.streams.iter().filter(|s| matches!(s.kind.as_str(), "video" | "audio" | "text"));
+    for stream in streams() {
         // A text track is `stpp` segments for DASH and WebVTT segments for HLS, in one folder.
         let text = stream.kind == "text";
         for q in &stream.quality_levels {
@@ -102,7 +104,7 @@ pub fn write_cmaf_layout(
     }
     let ts_naming = Naming::static_ts_files();
     if protocols.hls_ts {
-        for stream in m.streams.iter().filter(|s| s.kind == "video" || s.kind == "audio" || s.kind == "text") {
+        for stream in streams() {
             for q in &stream.quality_levels {
                 write_hls_rung(&src, HlsFlavor::Aapl, &ts_naming, stream, q.bitrate, &write, &mut report)?;
             }
